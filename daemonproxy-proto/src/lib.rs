@@ -1,1 +1,68 @@
-//! placeholder
+//! The daemonproxy wire protocol: every command and event as a typed value,
+//! and the line framer, with no I/O.
+//!
+//! daemonproxy talks to its controllers in TAB-separated lines ending in LF.
+//! This crate is the single definition of those lines:
+//!
+//! * [`Command`]: the lines a controller sends, parsed with typed and
+//!   validated arguments ([`Command::parse`]) and written back
+//!   ([`Command::encode`]). Parsing borrows from the line and does not
+//!   allocate.
+//! * [`Event`]: the lines daemonproxy sends, written into a caller's buffer
+//!   ([`Event::encode`]) and parsed back ([`Event::parse`]) for controller
+//!   authors.
+//! * [`LineFramer`]: bytes in, lines out, with the protocol's 1023-byte line
+//!   limit and the original's overflow behaviour, for any chunking.
+//! * [`ParseError`]: a small `Copy` error whose `Display` texts are the
+//!   protocol's error messages.
+//!
+//! Guarantees: no unsafe code, no dependencies, no panic on any input.
+//!
+//! A controller's side of a conversation:
+//!
+//! ```
+//! use daemonproxy_proto::{Command, Event, Name, ServiceState};
+//!
+//! // Commands to send.
+//! let web = Name::from_str("web").unwrap();
+//! let mut out = Vec::new();
+//! Command::ServiceArgs { name: web, args: b"sleep\t30" }.encode(&mut out);
+//! Command::ServiceStart { name: web, when: daemonproxy_proto::StartWhen::Now }.encode(&mut out);
+//! assert_eq!(out, b"service.args\tweb\tsleep\t30\nservice.start\tweb\n");
+//!
+//! // An event received.
+//! match Event::parse(b"service.state\tweb\tup\t695\t14268\t-\t-\t0\t-") {
+//!     Ok(Event::ServiceState { name, state: ServiceState::Up { pid, .. } }) => {
+//!         assert_eq!((name.as_str(), pid), ("web", 14268));
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+mod addr;
+mod command;
+mod error;
+mod event;
+mod fields;
+mod flags;
+mod frame;
+mod level;
+mod name;
+mod signal;
+
+pub use addr::{AddrKind, SocketAddr, MAX_UNIX_PATH};
+pub use command::{
+    Command, CommandKind, FdEntry, FdList, LogFilterArg, Special, StartWhen, Trigger, Triggers, MAX_EXEC_ARGS,
+    MAX_INTERVAL, MAX_TIMEOUT,
+};
+pub use error::{CommandError, ParseError};
+pub use event::{
+    encode_command_error, encode_unknown_command, Event, ExitReason, FdInfo, InvalidEvent, ServiceState,
+    ERROR_MESSAGE_MAX, ERROR_QUOTE_LEN,
+};
+pub use flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags, DEFAULT_LISTEN_BACKLOG};
+pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_LINE};
+pub use level::LogLevel;
+pub use name::{is_name_byte, Name, MAX_NAME_LEN};
+pub use signal::Signal;
