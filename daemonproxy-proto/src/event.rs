@@ -100,7 +100,7 @@ pub enum FdInfo<'a> {
 ///
 /// ```
 /// use daemonproxy_proto::{Event, Name, ServiceState};
-/// let ev = Event::ServiceState { name: Name::from_str("web").unwrap(), state: ServiceState::Start { at: 695 } };
+/// let ev = Event::ServiceState { name: Name::from_text("web").unwrap(), state: ServiceState::Start { at: 695 } };
 /// let mut out = Vec::new();
 /// ev.encode(&mut out);
 /// assert_eq!(out, b"service.state\tweb\tstart\t695\t-\t-\t-\t-\t-\n");

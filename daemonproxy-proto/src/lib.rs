@@ -24,7 +24,7 @@
 //! use daemonproxy_proto::{Command, Event, Name, ServiceState};
 //!
 //! // Commands to send.
-//! let web = Name::from_str("web").unwrap();
+//! let web = Name::from_text("web").unwrap();
 //! let mut out = Vec::new();
 //! Command::ServiceArgs { name: web, args: b"sleep\t30" }.encode(&mut out);
 //! Command::ServiceStart { name: web, when: daemonproxy_proto::StartWhen::Now }.encode(&mut out);

@@ -47,7 +47,7 @@ impl<'a> Name<'a> {
     }
 
     /// Validates a `&str` as a name.
-    pub fn from_str(s: &'a str) -> Option<Name<'a>> {
+    pub fn from_text(s: &'a str) -> Option<Name<'a>> {
         Name::new(s.as_bytes())
     }
 
