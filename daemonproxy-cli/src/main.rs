@@ -1,1 +1,235 @@
-fn main() {}
+//! daemonproxy: a Unix process supervisor driven by a text protocol.
+//!
+//! The binary follows the original's start-up sequence (§12.6): umask,
+//! PID-1 defaults, options processed left to right, the daemon's state,
+//! the control socket, interactive mode, the config file, mlockall,
+//! daemonize, then the main loop. Every exit goes through one path (§14):
+//! exec-on-exit if configured, the `fatal:` line, and the terminate guard,
+//! which turns fatal conditions into "attempting to continue".
+
+mod args;
+
+use args::{Options, Parsed, Step};
+use daemonproxy_core::process::{self, Daemonized};
+use daemonproxy_core::proto::LogLevel;
+use daemonproxy_core::{Outcome, Reactor};
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+/// Exit status for an unusable environment (§12.6).
+const EXIT_INVALID_ENVIRONMENT: i32 = 3;
+
+/// The program's state before and after the reactor exists: options come
+/// first, and logging, the guard and exec-on-exit move into the reactor
+/// once it is built (commands can change them).
+struct Cli {
+    opts: Options,
+    reactor: Option<Reactor>,
+}
+
+fn level_from(filter: i32) -> LogLevel {
+    LogLevel::Debug.step(filter - LogLevel::Debug as i32)
+}
+
+impl Cli {
+    fn log(&mut self, level: LogLevel, args: fmt::Arguments<'_>) {
+        match &mut self.reactor {
+            Some(r) => r.log(level, args),
+            None => {
+                if level > level_from(self.opts.log_filter) {
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(err, "{}: {}", level.name(), args);
+                }
+            }
+        }
+    }
+
+    fn guarded(&mut self) -> bool {
+        match &mut self.reactor {
+            Some(r) => r.supervisor().guard().is_some(),
+            None => self.opts.exit_guard != 0,
+        }
+    }
+
+    fn exec_args(&mut self) -> Vec<u8> {
+        match &mut self.reactor {
+            Some(r) => r.supervisor().exec_args().to_vec(),
+            None => self.opts.exit_exec.clone(),
+        }
+    }
+
+    fn log_running_services(&mut self) {
+        if let Some(r) = &mut self.reactor {
+            r.supervisor().log_running_services();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(r) = &mut self.reactor {
+            r.flush();
+        }
+    }
+
+    /// Exec-on-exit, if configured (§14.4). Returns if it is not
+    /// configured or the exec failed.
+    fn exec_on_exit(&mut self, status: i32, message: &str) {
+        let args = self.exec_args();
+        if args.is_empty() {
+            return;
+        }
+        let prog = args.split(|&b| b == b'\t').next().unwrap_or(b"").to_vec();
+        let prog = String::from_utf8_lossy(&prog).into_owned();
+        self.log(LogLevel::Warning, format_args!("daemonproxy exec_on_exit to '{prog}'"));
+        self.log_running_services();
+        self.flush();
+        let err = process::exec_on_exit(&args, status, message);
+        self.log(LogLevel::Error, format_args!("Unable to exec \"{prog}\": {}", process::error_text(&err)));
+    }
+
+    /// The common fatal path (§14.1): returns only when the guard is set.
+    fn fatal(&mut self, status: i32, message: &str) {
+        self.exec_on_exit(status, message);
+        let guarded = self.guarded();
+        if !message.is_empty() {
+            let prefix = if guarded { "(attempting to continue) " } else { "" };
+            self.log(LogLevel::Fatal, format_args!("{prefix}{message}"));
+        }
+        if !guarded {
+            self.log_running_services();
+            self.flush();
+            std::process::exit(status);
+        }
+    }
+
+    /// Normal termination (§14.2).
+    fn terminate(&mut self, status: i32) -> ! {
+        self.exec_on_exit(status, "terminated normally");
+        if !self.exec_args().is_empty() {
+            let prefix = if self.guarded() { "(attempting to continue) " } else { "" };
+            self.log(LogLevel::Fatal, format_args!("{prefix}terminated normally"));
+        }
+        self.log(LogLevel::Info, format_args!("daemonproxy exiting"));
+        self.log_running_services();
+        self.flush();
+        std::process::exit(status);
+    }
+
+    /// Executes one command-line step.
+    fn step(&mut self, step: Step) {
+        match step {
+            Step::Set(setting) => self.opts.apply(setting),
+            Step::Warn(message) => self.log(LogLevel::Warning, format_args!("{message}")),
+            Step::Help | Step::Version => {
+                let text = if step == Step::Help { args::help_text() } else { args::version_text() };
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+                self.fatal(args::EXIT_NO_OP, "");
+            }
+            Step::Fatal { status, message } => self.fatal(status, &message),
+        }
+    }
+}
+
+fn main() {
+    process::set_umask(0o077);
+    let steps = match args::parse(std::env::args_os().skip(1)) {
+        Parsed::Run(steps) => steps,
+        Parsed::Ctl(rest) => {
+            eprintln!("daemonproxy ctl: not available in this build ({} arguments given)", rest.len());
+            std::process::exit(args::EXIT_BAD_OPTIONS);
+        }
+    };
+    let pid1 = std::process::id() == 1;
+    let mut cli = Cli { opts: Options::default(), reactor: None };
+    if pid1 {
+        for setting in args::pid1_defaults() {
+            cli.opts.apply(setting);
+        }
+    }
+    for step in steps {
+        cli.step(step);
+    }
+    if let Some(step) = cli.opts.check_required() {
+        cli.step(step);
+    }
+    start(&mut cli, pid1);
+    loop {
+        let outcome = cli.reactor.as_mut().map_or(Outcome::Exit(0), Reactor::run);
+        match outcome {
+            Outcome::Exit(status) => cli.terminate(status),
+            Outcome::Fatal(status, message) => cli.fatal(status, &message),
+        }
+    }
+}
+
+/// The start-up sequence of §12.6 after option processing.
+fn start(cli: &mut Cli, pid1: bool) {
+    let o = &cli.opts;
+    let core_opts = daemonproxy_core::Options {
+        log_filter: level_from(o.log_filter),
+        fd_pool: o.fd_pool,
+        service_pool: o.service_pool,
+        exit_guard: Some(o.exit_guard).filter(|&g| g != 0),
+        exec_args: o.exit_exec.clone(),
+        register_inherited: true,
+    };
+    match Reactor::new(core_opts) {
+        Ok(r) => cli.reactor = Some(r),
+        Err(Outcome::Fatal(status, message)) => {
+            cli.fatal(status, &message);
+            // Without a reactor there is nothing to continue with.
+            std::process::exit(status);
+        }
+        Err(Outcome::Exit(status)) => std::process::exit(status),
+    }
+    if let Some(path) = cli.opts.socket.clone() {
+        let r = cli.reactor.as_mut().expect("built");
+        if r.create_control_socket(path.as_bytes()).is_err() {
+            cli.fatal(EXIT_INVALID_ENVIRONMENT, "Can't create controller socket");
+        }
+    }
+    if cli.opts.interactive {
+        let banner = args::banner_lines();
+        let lines: Vec<&str> = banner.iter().map(String::as_str).collect();
+        let r = cli.reactor.as_mut().expect("built");
+        if r.add_interactive(&lines).is_err() {
+            cli.fatal(EXIT_INVALID_ENVIRONMENT, "stdin/stdout are not usable!");
+        }
+    }
+    if let Some(path) = cli.opts.config.clone() {
+        let r = cli.reactor.as_mut().expect("built");
+        if r.add_config(OsStr::as_bytes(&path)).is_err() {
+            cli.fatal(EXIT_INVALID_ENVIRONMENT, "Unable to process config file");
+        }
+    }
+    if cli.opts.mlockall {
+        if let Err(e) = process::mlockall() {
+            cli.log(LogLevel::Error, format_args!("mlockall: {}", process::error_text(&e)));
+        }
+    }
+    if cli.opts.daemonize {
+        if cli.opts.interactive || pid1 {
+            cli.log(LogLevel::Warning, format_args!("Ignoring --daemonize (see manual)"));
+        } else {
+            let keep_stdin = cli.opts.config.as_deref() == Some(OsStr::new("-"));
+            match process::daemonize(keep_stdin) {
+                Ok(Daemonized::Parent(pid)) => {
+                    let mut out = std::io::stdout().lock();
+                    let _ = write!(out, "{pid}").and_then(|()| out.flush());
+                    std::process::exit(0);
+                }
+                Ok(Daemonized::Child) => {
+                    if let Some(r) = cli.reactor.as_mut() {
+                        r.daemonized();
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("fork: {}", process::error_text(&e));
+                    cli.fatal(EXIT_INVALID_ENVIRONMENT, &msg);
+                }
+            }
+        }
+    }
+}

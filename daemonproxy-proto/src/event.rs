@@ -572,8 +572,8 @@ fn sock_type(item: &[u8]) -> Option<SockType> {
 
 /// Appends the error event for a failed command (§3.10):
 /// `error\tMESSAGE, for command "LINE"`, with MESSAGE cut at 63 bytes and
-/// the first 30 bytes of LINE, followed by `...` when LINE has 30 bytes or
-/// more.
+/// the first 30 bytes of LINE, followed by `...` inside the quotes when LINE
+/// has 30 bytes or more (`for command "service.args\tnnnnnnnnnnnnnnnn!..."`).
 ///
 /// ```
 /// let mut out = Vec::new();
@@ -585,11 +585,10 @@ pub fn encode_command_error(out: &mut Vec<u8>, message: &[u8], line: &[u8]) {
     out.extend_from_slice(&message[..message.len().min(ERROR_MESSAGE_MAX)]);
     out.extend_from_slice(b", for command \"");
     out.extend_from_slice(&line[..line.len().min(ERROR_QUOTE_LEN)]);
-    out.push(b'"');
     if line.len() >= ERROR_QUOTE_LEN {
         out.extend_from_slice(b"...");
     }
-    out.push(b'\n');
+    out.extend_from_slice(b"\"\n");
 }
 
 /// Appends `error\tUnknown command: NAME` (§3.3).

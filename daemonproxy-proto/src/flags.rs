@@ -69,7 +69,7 @@ fn push_item(out: &mut Vec<u8>, first: &mut bool, item: &str) {
 /// Flags of `fd.open`, and the access flags of inherited and taken files.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub struct OpenFlags {
-    /// `read`
+    /// `read` (set by [`OpenFlags::parse`] whenever `write` is not given)
     pub read: bool,
     /// `write` (with `read`: read/write; neither: read-only)
     pub write: bool,
@@ -87,6 +87,10 @@ pub struct OpenFlags {
 
 impl OpenFlags {
     /// Parses the `fd.open` flag argument; the error carries the unknown item.
+    ///
+    /// Without `write`, `read` is set even when not given (read-only is the
+    /// default access), so that a parsed value equals the one parsed back
+    /// from its [`OpenFlags::write_to`] spelling.
     pub fn parse(arg: &[u8]) -> Result<OpenFlags, &[u8]> {
         let mut f = OpenFlags::default();
         for item in items(arg) {
@@ -102,6 +106,7 @@ impl OpenFlags {
             };
             *slot = true;
         }
+        f.read |= !f.write;
         Ok(f)
     }
 

@@ -1,0 +1,63 @@
+//! Process-level operations for the program that embeds the reactor.
+//!
+//! These change the whole process (its umask, its memory locking, its
+//! identity, its image), so the library never calls them itself; the
+//! `daemonproxy` binary does, in the order of the original's start-up and
+//! exit paths (§12.6, §14).
+
+use crate::sys;
+use std::io;
+
+/// Sets the file-creation mask; returns the previous one.
+pub fn set_umask(mask: u32) -> u32 {
+    sys::fd::umask(mask)
+}
+
+/// Locks all current and future memory (`--mlockall`).
+pub fn mlockall() -> io::Result<()> {
+    sys::fd::mlockall()
+}
+
+/// Which side of `--daemonize` this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemonized {
+    /// The parent, with the daemon's pid: print it and exit.
+    Parent(i32),
+    /// The daemon: now a session leader with 0..2 on /dev/null.
+    Child,
+}
+
+/// Forks into the background (§12.5). In the child, descriptors 0..2 are
+/// pointed at /dev/null (except `keep_stdin`, when a config file is read
+/// from it) and a new session is started.
+pub fn daemonize(keep_stdin: bool) -> io::Result<Daemonized> {
+    match sys::fd::fork_single_threaded()? {
+        Some(pid) => Ok(Daemonized::Parent(pid)),
+        None => {
+            let null = sys::fd::open_dev_null()?;
+            for fd in 0..=2 {
+                if fd == 0 && keep_stdin {
+                    continue;
+                }
+                sys::fd::dup2_keep(std::os::fd::AsFd::as_fd(&null), fd)?;
+            }
+            sys::fd::setsid()?;
+            Ok(Daemonized::Child)
+        }
+    }
+}
+
+/// Replaces the process with the exec-on-exit program (§14.4), with
+/// `DAEMONPROXY_EXITCODE` and `DAEMONPROXY_ERROR` set. Returns only on
+/// failure, with the error.
+pub fn exec_on_exit(args: &[u8], status: i32, message: &str) -> io::Error {
+    let code = status.to_string();
+    let env: [(&[u8], &[u8]); 2] =
+        [(b"DAEMONPROXY_EXITCODE", code.as_bytes()), (b"DAEMONPROXY_ERROR", message.as_bytes())];
+    io::Error::from_raw_os_error(sys::spawn::exec_replace(args, &env))
+}
+
+/// The strerror text of an error, as the protocol prints it.
+pub fn error_text(e: &io::Error) -> String {
+    crate::supervisor::ErrText(e).to_string()
+}

@@ -1,0 +1,465 @@
+//! The reactor: the event loop that owns the operating system side.
+//!
+//! One mio `Poll` waits on controller descriptors, the control socket, the
+//! signal pipe, the fatal-signal wake pipe and (while blocked) the log
+//! destination. Each iteration follows the original's order (§2.1): log
+//! retry, signals, reaping, due starts, accepting, running every
+//! controller, timeouts, log retry, then sleep until something is ready or
+//! due. Descriptors that epoll refuses (regular files, /dev/null) count as
+//! always ready, as `select()` reports them.
+
+use crate::client::{Client, Io, Kind, Read};
+use crate::registry::NameBuf;
+use crate::supervisor::{ErrText, IoChange, Outcome, Supervisor, RECORDED_SIGNALS};
+use crate::sys;
+use crate::time::{self, Time, SEC};
+use crate::{log, Options};
+use daemonproxy_proto::{Event, Name, Signal};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook_mio::v1_0::Signals;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// Signals whose disposition the daemon changes; a service gets them back
+/// at their defaults.
+pub const HANDLED_SIGNALS: [i32; 15] = [
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGQUIT,
+    libc::SIGCHLD,
+    libc::SIGALRM,
+    libc::SIGPIPE,
+    libc::SIGABRT,
+    libc::SIGFPE,
+    libc::SIGILL,
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGTRAP,
+];
+
+const SIGNALS: Token = Token(usize::MAX - 1);
+const LISTENER: Token = Token(usize::MAX - 2);
+const LOG: Token = Token(usize::MAX - 3);
+const FATAL: Token = Token(usize::MAX - 4);
+
+/// Longest sleep of the loop (§2.1).
+const MAX_SLEEP: Time = 200 * SEC;
+
+/// Token of a controller's input (or only) descriptor.
+fn input_token(id: usize) -> Token {
+    Token(id * 2)
+}
+
+/// Token of a controller's separate output descriptor.
+fn output_token(id: usize) -> Token {
+    Token(id * 2 + 1)
+}
+
+/// The daemon: a [`Supervisor`] and the event loop around it.
+///
+/// Build it with [`Reactor::new`], add front-ends ([`Reactor::add_interactive`],
+/// [`Reactor::add_config`], [`Reactor::create_control_socket`],
+/// [`Reactor::attach`]), then call [`Reactor::run`] or step it with
+/// [`Reactor::run_once`]. The reactor never exits the process: it returns
+/// an [`Outcome`] and leaves the decision to its caller.
+pub struct Reactor {
+    sup: Supervisor,
+    poll: Poll,
+    events: Events,
+    signals: Signals,
+    fatal: Option<sys::signal::FatalSignals>,
+    fatal_pipe: (OwnedFd, OwnedFd),
+    fatal_woken: bool,
+    listener_fd: Option<RawFd>,
+    listener_ready: bool,
+    log_fd: Option<RawFd>,
+    /// Clients with separate, registered output descriptors.
+    anc_buf: Vec<OwnedFd>,
+}
+
+impl std::fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor").finish_non_exhaustive()
+    }
+}
+
+impl Reactor {
+    /// Sets up the daemon: registers the descriptors open at start-up as
+    /// `stdin`/`stdout`/`stderr` and `fd_N` (before opening any of its
+    /// own), opens /dev/null, creates the constant handles and installs
+    /// signal handling. Errors are fatal outcomes with the original's
+    /// status and message.
+    pub fn new(opts: Options) -> Result<Reactor, Outcome> {
+        let inherited = if opts.register_inherited { sys::fd::scan_inherited(3, 1023) } else { Vec::new() };
+        let std_open = sys::fd::scan_inherited(0, 2);
+        let null = sys::fd::open_dev_null()
+            .map_err(|e| Outcome::Fatal(3, format!("Can't open /dev/null: {}", ErrText(&e))))?;
+        let mut handles = Vec::new();
+        for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+            let name = NameBuf::new(Name::from_text(name).unwrap_or_else(|| unreachable!()));
+            let owned = if std_open.contains(&fd) {
+                sys::raw::own_std(fd)
+            } else {
+                sys::fd::dup_cloexec(sys::raw::borrow(null.as_raw_fd()))
+                    .map_err(|e| Outcome::Fatal(3, format!("Can't open /dev/null: {}", ErrText(&e))))?
+            };
+            let what = sys::fd::describe(sys::raw::borrow(owned.as_raw_fd())).unwrap_or(sys::fd::FdDescription::File {
+                read: true,
+                write: true,
+                append: false,
+                nonblock: false,
+            });
+            handles.push((name, owned, what));
+        }
+        for fd in inherited {
+            let Ok(owned) = sys::fd::take_inherited(fd) else { continue };
+            let Ok(what) = sys::fd::describe(sys::raw::borrow(fd)) else { continue };
+            let text = format!("fd_{fd}");
+            let Some(name) = Name::from_text(&text) else { continue };
+            handles.push((NameBuf::new(name), owned, what));
+        }
+        let mut sup = Supervisor::new(&opts, null, handles)?;
+        sup.log.install_write_timeout();
+        let broken = |e: io::Error| Outcome::Fatal(5, format!("signal handler setup: {}", ErrText(&e)));
+        let poll = Poll::new().map_err(|e| Outcome::Fatal(4, format!("epoll: {}", ErrText(&e))))?;
+        let mut signals = Signals::new(RECORDED_SIGNALS.map(|s| i32::from(s.number())).into_iter().chain([libc::SIGCHLD]))
+            .map_err(broken)?;
+        poll.registry().register(&mut signals, SIGNALS, Interest::READABLE).map_err(broken)?;
+        let fatal_pipe = sys::fd::pipe(true).map_err(|e| Outcome::Fatal(5, format!("signal pipe setup: {}", ErrText(&e))))?;
+        let fatal = sys::signal::FatalSignals::install(fatal_pipe.1.as_raw_fd()).map_err(broken)?;
+        poll.registry()
+            .register(&mut SourceFd(&fatal_pipe.0.as_raw_fd()), FATAL, Interest::READABLE)
+            .map_err(broken)?;
+        Ok(Reactor {
+            sup,
+            poll,
+            events: Events::with_capacity(256),
+            signals,
+            fatal: Some(fatal),
+            fatal_pipe,
+            fatal_woken: false,
+            listener_fd: None,
+            listener_ready: false,
+            log_fd: None,
+            anc_buf: Vec::new(),
+        })
+    }
+
+    /// The supervisor (state, log, guard, exec-on-exit arguments).
+    pub fn supervisor(&mut self) -> &mut Supervisor {
+        &mut self.sup
+    }
+
+    /// Logs a message at `level` through the daemon's log.
+    pub fn log(&mut self, level: daemonproxy_proto::LogLevel, args: std::fmt::Arguments<'_>) {
+        self.sup.log.log(level, args);
+    }
+
+    /// Uses stdin/stdout as a controller (`-i`, §12.4): both become
+    /// non-blocking, the `stdin`/`stdout` handles are re-pointed to
+    /// /dev/null, and `banner` is queued as `info` lines.
+    pub fn add_interactive(&mut self, banner: &[&str]) -> io::Result<usize> {
+        sys::fd::set_nonblocking(sys::raw::borrow(0), true)?;
+        sys::fd::set_nonblocking(sys::raw::borrow(1), true)?;
+        self.sup.repoint_to_null("stdin")?;
+        self.sup.repoint_to_null("stdout")?;
+        let c = Client::new(Kind::Interactive, Io::Borrowed { input: Some(0), output: Some(1) }, true, true);
+        let id = self.sup.add_client(c);
+        let now = time::now();
+        for line in banner {
+            let mut v = Vec::new();
+            Event::Info { text: line.as_bytes() }.encode(&mut v);
+            if let Some(c) = self.sup.clients.get_mut(id) {
+                c.queue(&v, now);
+            }
+        }
+        Ok(id)
+    }
+
+    /// Reads commands from a config file (`-c FILE`), or from stdin when
+    /// `path` is `-` (§4.1). Logs the original's error on failure.
+    pub fn add_config(&mut self, path: &[u8]) -> Result<usize, ()> {
+        let io = if path == b"-" {
+            let stdin_ok = sys::fd::scan_inherited(0, 0).contains(&0)
+                && !self.sup.clients.iter().any(|(_, c)| c.kind == Kind::Interactive);
+            if !stdin_ok {
+                log!(self.sup.log, Error, "stdin not available");
+                return Err(());
+            }
+            let _ = sys::fd::set_nonblocking(sys::raw::borrow(0), true);
+            let _ = self.sup.repoint_to_null("stdin");
+            Io::Borrowed { input: Some(0), output: None }
+        } else {
+            match sys::fd::open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0) {
+                Ok(fd) => Io::File(fd),
+                Err(e) => {
+                    log!(
+                        self.sup.log,
+                        Error,
+                        "Failed to open config file \"{}\": {}",
+                        crate::log::Lossy(path),
+                        ErrText(&e)
+                    );
+                    return Err(());
+                }
+            }
+        };
+        Ok(self.sup.add_client(Client::new(Kind::Config, io, true, false)))
+    }
+
+    /// Creates the control socket (`-S PATH`, `socket.create`).
+    pub fn create_control_socket(&mut self, path: &[u8]) -> Result<(), ()> {
+        self.sup.create_control_socket(path)
+    }
+
+    /// Attaches an in-process controller: feed it lines with
+    /// [`Reactor::send`] and read its events with [`Reactor::take_events`].
+    pub fn attach(&mut self) -> usize {
+        self.sup.add_client(Client::new(Kind::InProcess, Io::InProcess, true, true))
+    }
+
+    /// Gives bytes (complete lines) to an in-process controller and runs
+    /// them at once. Returns how many bytes were taken (the rest did not
+    /// fit the input buffer: retry after taking events).
+    pub fn send(&mut self, id: usize, bytes: &[u8]) -> usize {
+        let Some(c) = self.sup.clients.get_mut(id) else { return 0 };
+        let n = c.framer.push(bytes);
+        self.sup.run_client(id, time::now());
+        n
+    }
+
+    /// Moves the events queued for an in-process controller into `into`.
+    pub fn take_events(&mut self, id: usize, into: &mut Vec<u8>) {
+        if let Some(c) = self.sup.clients.get_mut(id) {
+            c.take_output(into);
+        }
+    }
+
+    /// After `--daemonize`: the standard handles now refer to /dev/null and
+    /// the log discards its messages until `log.dest` (§12.5).
+    pub fn daemonized(&mut self) {
+        for name in ["stdin", "stdout", "stderr"] {
+            let _ = self.sup.repoint_to_null(name);
+        }
+        self.sup.log.discard();
+    }
+
+    /// Runs until a command or event ends the daemon.
+    pub fn run(&mut self) -> Outcome {
+        loop {
+            if let Some(o) = self.run_once(None) {
+                return o;
+            }
+        }
+    }
+
+    /// One iteration: wait (at most `max_wait`, `None` for as long as
+    /// nothing is due) for descriptors or timers, then process everything
+    /// that is ready. Returns the outcome once the daemon should stop; the
+    /// reactor can be run again after a fatal outcome that the caller
+    /// chose to survive (terminate guard).
+    pub fn run_once(&mut self, max_wait: Option<Duration>) -> Option<Outcome> {
+        self.sup.outcome = None;
+        let now = time::now();
+        let wait = if self.busy(now) {
+            Some(Duration::ZERO)
+        } else {
+            let due = self.sup.next_deadline().map_or(MAX_SLEEP, |t| t.saturating_sub(now)).min(MAX_SLEEP);
+            Some(max_wait.map_or(Duration::from_nanos(due), |m| m.min(Duration::from_nanos(due))))
+        };
+        match self.poll.poll(&mut self.events, wait) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(Outcome::Fatal(4, format!("epoll_wait: {}", ErrText(&e)))),
+        }
+        let mut signals_ready = false;
+        for ev in self.events.iter() {
+            match ev.token() {
+                SIGNALS => signals_ready = true,
+                LISTENER => self.listener_ready = true,
+                LOG => self.sup.log.mark_writable(),
+                FATAL => self.fatal_woken = true,
+                Token(t) => {
+                    if let Some(c) = self.sup.clients.get_mut(t / 2) {
+                        if t % 2 == 0 && (ev.is_readable() || ev.is_read_closed() || ev.is_error()) {
+                            c.in_ready = true;
+                        }
+                    }
+                }
+            }
+        }
+        self.iterate(signals_ready);
+        self.sup.outcome.take()
+    }
+
+    /// Whether something can be done without waiting.
+    fn busy(&self, now: Time) -> bool {
+        self.sup.clients.iter().any(|(_, c)| {
+            (c.reads && c.in_ready && !c.closing && !c.framer.is_full()) || (c.closing && c.queued() == 0)
+        }) || self.sup.next_deadline().is_some_and(|t| t <= now)
+            || self.listener_ready
+    }
+
+    fn iterate(&mut self, signals_ready: bool) {
+        let now = time::now();
+        self.sup.log.step(now);
+        if self.fatal_woken {
+            self.fatal_woken = false;
+            let mut buf = [0u8; 64];
+            while matches!(sys::fd::read(sys::raw::borrow(self.fatal_pipe.0.as_raw_fd()), &mut buf), Ok(n) if n > 0) {}
+            if let Some(sig) = self.fatal.as_ref().and_then(|f| f.take_pending()) {
+                let name = Signal::from_number(sig as u16);
+                self.sup.outcome = Some(Outcome::Fatal(4, format!("Received signal {name} ({sig})")));
+                return;
+            }
+        }
+        if signals_ready {
+            let caught: Vec<i32> = self.signals.pending().collect();
+            for sig in caught {
+                if sig != libc::SIGCHLD {
+                    self.sup.handle_signal(Signal::from_number(sig as u16), now);
+                }
+            }
+        }
+        while let Some((pid, status)) = sys::reap::reap_one() {
+            self.sup.handle_exit(pid, status, now);
+        }
+        self.sup.start_due(now);
+        if self.listener_ready {
+            self.listener_ready = false;
+            self.sup.accept_clients(now);
+        }
+        self.sup.attach_log();
+        let ids: Vec<usize> = self.sup.clients.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            self.service_client(id, now);
+        }
+        self.sup.check_timeouts(now);
+        self.sup.log.step(now);
+        self.apply_io_changes();
+    }
+
+    /// Reads, executes and flushes one controller; closes it when its input
+    /// has ended and its output is out.
+    fn service_client(&mut self, id: usize, now: Time) {
+        let mut fds = std::mem::take(&mut self.anc_buf);
+        for _ in 0..16 {
+            let Some(c) = self.sup.clients.get_mut(id) else { break };
+            if !(c.reads && c.in_ready && !c.closing) {
+                break;
+            }
+            match c.read(&mut fds) {
+                Ok(Read::Data) => {
+                    self.sup.take_ancillary(id, &mut fds);
+                    self.sup.run_client(id, now);
+                }
+                Ok(Read::Full) => {
+                    self.sup.run_client(id, now);
+                    if self.sup.clients.get(id).is_some_and(|c| c.framer.is_full()) {
+                        break;
+                    }
+                }
+                Ok(Read::WouldBlock) => {
+                    c.in_ready = false;
+                    break;
+                }
+                Ok(Read::Eof) => {
+                    self.sup.run_client(id, now);
+                    self.sup.input_ended(id, now);
+                    break;
+                }
+                Err(e) => {
+                    log!(self.sup.log, Error, "read(client[{}])): {}", id, ErrText(&e));
+                    self.sup.input_ended(id, now);
+                    break;
+                }
+            }
+        }
+        self.anc_buf = fds;
+        self.sup.run_client(id, now);
+        if let Some(c) = self.sup.clients.get(id) {
+            if c.closing && (c.queued() == 0 || !c.events) {
+                self.sup.destroy_client(id, now);
+            }
+        }
+    }
+
+    /// Registers new controllers and the control socket, deregisters dead
+    /// ones, and follows the log's interest in writability.
+    fn apply_io_changes(&mut self) {
+        let registry = self.poll.registry();
+        for change in self.sup.io_changes.drain(..) {
+            match change {
+                IoChange::Added(id) => {
+                    let Some(c) = self.sup.clients.get_mut(id) else { continue };
+                    let (inp, out) = (c.input_fd().filter(|_| c.reads), c.output_fd());
+                    match (inp, out) {
+                        (Some(i), Some(o)) if i == o => {
+                            let _ = registry.register(
+                                &mut SourceFd(&i),
+                                input_token(id),
+                                Interest::READABLE | Interest::WRITABLE,
+                            );
+                        }
+                        _ => {
+                            if let Some(i) = inp {
+                                // A refused descriptor (regular file) stays
+                                // "ready" until its end.
+                                let _ = registry.register(&mut SourceFd(&i), input_token(id), Interest::READABLE);
+                            }
+                            if let Some(o) = out {
+                                let _ = registry.register(&mut SourceFd(&o), output_token(id), Interest::WRITABLE);
+                            }
+                        }
+                    }
+                }
+                IoChange::Listener => {
+                    if let Some(old) = self.listener_fd.take() {
+                        let _ = registry.deregister(&mut SourceFd(&old));
+                    }
+                    if let Some((fd, _)) = &self.sup.listener {
+                        let raw = fd.as_raw_fd();
+                        if registry.register(&mut SourceFd(&raw), LISTENER, Interest::READABLE).is_ok() {
+                            self.listener_fd = Some(raw);
+                            self.listener_ready = true;
+                        }
+                    }
+                }
+            }
+        }
+        for c in self.sup.dead.drain(..) {
+            let inp = c.input_fd();
+            let out = c.output_fd();
+            for fd in [inp, out].into_iter().flatten() {
+                let _ = registry.deregister(&mut SourceFd(&fd));
+            }
+            drop(c);
+        }
+        let want = self.sup.log.wants_writable();
+        if want != self.log_fd {
+            if let Some(old) = self.log_fd.take() {
+                let _ = registry.deregister(&mut SourceFd(&old));
+            }
+            if let Some(fd) = want {
+                match registry.register(&mut SourceFd(&fd), LOG, Interest::WRITABLE) {
+                    Ok(()) => self.log_fd = Some(fd),
+                    Err(_) => self.sup.log.set_pollable(false),
+                }
+            }
+        }
+    }
+
+    /// Flushes what can be flushed without waiting (before exiting).
+    pub fn flush(&mut self) {
+        let now = time::now();
+        for (_, c) in self.sup.clients.iter_mut() {
+            c.flush(now);
+        }
+        self.sup.log.flush_now();
+    }
+}

@@ -1,0 +1,39 @@
+//! Raw descriptor numbers the daemon manages itself.
+//!
+//! Handles own their descriptors (`OwnedFd`), but some descriptors are
+//! referred to by number: stdin and stdout under `-i`, the log destination
+//! (a handle's descriptor, followed by name), the fatal-signal wake pipe.
+//! These helpers turn such numbers into the borrowed or owned forms the
+//! rest of `sys` takes.
+
+use std::io;
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// Borrows a descriptor that the daemon keeps open while it is used.
+///
+/// The caller passes only numbers it holds open (a handle's descriptor
+/// looked up just before, fds 0..2, its own pipes); an already-closed
+/// number makes the system call fail with EBADF, which every caller
+/// handles, so no memory safety depends on it.
+pub(crate) fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: BorrowedFd only requires that the number is not -1 and is
+    // open for the borrow's duration; callers pass descriptors they keep
+    // open (see above), and a closed one only yields EBADF from the kernel.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+/// Takes ownership of one of descriptors 0..2 as found at start-up,
+/// without changing its flags (they stay inherited by exec-on-exit).
+pub(crate) fn own_std(fd: RawFd) -> OwnedFd {
+    debug_assert!((0..=2).contains(&fd));
+    // SAFETY: the caller checked that `fd` is open (scan at start-up) and
+    // nothing else in the daemon owns 0..2; the stdin/stdout/stderr handles
+    // become their single owners.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// Removes a file (the control socket's path).
+pub(crate) fn unlink(path: &[u8]) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::remove_file(std::ffi::OsStr::from_bytes(path))
+}

@@ -1,0 +1,787 @@
+//! Starting service processes, and replacing the daemon on exit.
+//!
+//! Services are started with glibc's `posix_spawnp`, which clones with
+//! `CLONE_VM | CLONE_VFORK`: the parent's memory is not copied, and between
+//! clone and exec only glibc's own async-signal-safe code runs (it blocks all
+//! signals around the clone and resets every caught signal to the default in
+//! the child, so no handler of ours ever runs there). The child:
+//!
+//! * starts a new session (`POSIX_SPAWN_SETSID`, PROTOCOL.md §0 item 2);
+//! * gets an empty signal mask and the default disposition for the daemon's
+//!   handled signals and SIGPIPE (Rust ignores SIGPIPE, and an ignored signal
+//!   would otherwise stay ignored across exec);
+//! * gets exactly its descriptor plan at 0..N-1 and nothing else (see
+//!   [`Spawner::spawn`]);
+//! * inherits `environ`, the current directory, umask and limits.
+//!
+//! `posix_spawnp` reports a failed exec synchronously and leaves no child, but
+//! the protocol wants the service to go `up` and then `down` with exit status
+//! 3, so a failed exec forks a stand-in child that exits with status 3 at once
+//! ([`SpawnError::Exec`]).
+//!
+//! The scratch buffers of a [`Spawner`] are reused, so a steady state of spawns
+//! does not allocate in Rust (glibc allocates its file-action list).
+
+use std::ffi::{c_char, c_int};
+use std::mem::{self, MaybeUninit};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use super::errno;
+
+extern "C" {
+    /// The process environment (glibc's `environ`).
+    static environ: *const *mut c_char;
+}
+
+/// Where descriptor *i* of a child comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FdSource {
+    /// Left closed in the child.
+    Closed,
+    /// A duplicate of this descriptor of ours (its file status flags, such as
+    /// `O_NONBLOCK`, are shared with the child, as intended).
+    Fd(RawFd),
+}
+
+/// Why a spawn did not start the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpawnError {
+    /// The exec failed with this errno (`ENOENT`, `EACCES`, ...); a stand-in
+    /// child with this pid was started instead and exits with status 3 at once,
+    /// so the service still goes `up` and then `down ... exit 3`.
+    /// Also used for an argument list containing NUL (`EINVAL`) and for a
+    /// descriptor plan naming a descriptor that is not open (`EBADF`).
+    Exec(i32, i32),
+    /// No child could be created for lack of resources (`EAGAIN`, `ENOMEM`,
+    /// `EMFILE`, `ENFILE`): retry later (PROTOCOL.md §9.6).
+    Fork(i32),
+}
+
+/// Reusable state for starting services: the spawn attributes (flags and
+/// signal sets, set once) and scratch buffers for argv and the descriptor plan.
+pub(crate) struct Spawner {
+    /// Initialised once in `new`, destroyed in `Drop`; boxed so its address
+    /// never changes.
+    attr: Box<libc::posix_spawnattr_t>,
+    /// The argument fields, each NUL-terminated.
+    args: Vec<u8>,
+    /// Pointers into `args`, NULL-terminated; rebuilt by every spawn.
+    argp: Vec<*mut c_char>,
+    /// Sources below N moved out of the way: (original, temporary ≥ N).
+    temps: Vec<(RawFd, OwnedFd)>,
+    /// Resolved source per slot, -1 for closed.
+    plan: Vec<RawFd>,
+}
+
+// SAFETY: the raw pointers in `argp` are scratch: rebuilt from `args` at the
+// start of every spawn and never dereferenced outside it, so the Spawner can
+// move between threads. posix_spawnattr_t is plain data in glibc.
+unsafe impl Send for Spawner {}
+
+impl Spawner {
+    /// Prepares spawning. `reset_signals`: the signals whose disposition the
+    /// child resets to the default (the daemon's handled signals; SIGPIPE is
+    /// always added). Invalid numbers are ignored.
+    pub(crate) fn new(reset_signals: &[i32]) -> Spawner {
+        let mut attr = Box::new(MaybeUninit::<libc::posix_spawnattr_t>::uninit());
+        // SAFETY: posix_spawnattr_init initialises the attribute object it is
+        // given (glibc: it only fills in plain fields and cannot fail).
+        let rc = unsafe { libc::posix_spawnattr_init(attr.as_mut_ptr()) };
+        assert_eq!(rc, 0, "posix_spawnattr_init");
+        // SAFETY: initialised just above; MaybeUninit<T> has T's layout.
+        let mut attr: Box<libc::posix_spawnattr_t> = unsafe { Box::from_raw(Box::into_raw(attr).cast()) };
+        let empty = sigset_empty();
+        let mut reset = sigset_empty();
+        for &sig in reset_signals.iter().chain(&[libc::SIGPIPE]) {
+            // SAFETY: `reset` is an initialised sigset; invalid numbers only
+            // make sigaddset fail with EINVAL.
+            unsafe { libc::sigaddset(&mut reset, sig) };
+        }
+        let flags = libc::POSIX_SPAWN_SETSID
+            | libc::POSIX_SPAWN_SETSIGMASK as libc::c_short
+            | libc::POSIX_SPAWN_SETSIGDEF as libc::c_short;
+        // SAFETY: `attr` is initialised and the sets are valid sigsets; these
+        // setters only copy their arguments (they fail only for unknown flags).
+        unsafe {
+            let rc = libc::posix_spawnattr_setflags(&mut *attr, flags);
+            assert_eq!(rc, 0, "posix_spawnattr_setflags");
+            libc::posix_spawnattr_setsigmask(&mut *attr, &empty);
+            libc::posix_spawnattr_setsigdefault(&mut *attr, &reset);
+        }
+        Spawner { attr, args: Vec::new(), argp: Vec::new(), temps: Vec::new(), plan: Vec::new() }
+    }
+
+    /// Starts a service and returns its pid.
+    ///
+    /// `argv`: the TAB-separated argument list; the first field is the program
+    /// (searched in `PATH` unless it contains `/`) and also `argv[0]`. Empty
+    /// fields are kept as empty arguments; an empty list is one empty program
+    /// name, whose exec fails with `ENOENT`. A NUL byte anywhere gives
+    /// `SpawnError::Exec(EINVAL, ..)`.
+    ///
+    /// `fds`: entry *i* becomes descriptor *i* of the child; `Closed` entries
+    /// and every number ≥ N are closed. Sources numbered below N are first
+    /// duplicated (close-on-exec) to temporaries ≥ N in the parent, so no
+    /// `dup2` can clobber a source; then each open slot gets `dup2(src, i)`
+    /// (which clears close-on-exec on the copy), each closed slot below the
+    /// last open one that is open in the parent gets a close, and
+    /// `closefrom(last open slot + 1)` closes everything else, temporaries
+    /// included. The temporaries are closed again before returning.
+    pub(crate) fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<i32, SpawnError> {
+        if argv.contains(&0) {
+            return Err(stand_in(libc::EINVAL));
+        }
+        let result = self.plan_and_spawn(argv, fds);
+        // Close the temporaries (the child has its copies).
+        self.temps.clear();
+        match result {
+            Ok(pid) => Ok(pid),
+            Err(e) if is_fork_errno(e) => Err(SpawnError::Fork(e)),
+            Err(e) => Err(stand_in(e)),
+        }
+    }
+
+    /// Builds argv and the file actions and calls posix_spawnp; `Err(errno)`.
+    fn plan_and_spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<i32, i32> {
+        self.build_argv(argv);
+        let n = c_int::try_from(fds.len()).map_err(|_| libc::EINVAL)?;
+        self.temps.clear();
+        self.plan.clear();
+        for src in fds {
+            let resolved = match *src {
+                FdSource::Closed => -1,
+                FdSource::Fd(fd) if fd < 0 => return Err(libc::EBADF),
+                FdSource::Fd(fd) if fd < n => match self.temps.iter().find(|(orig, _)| *orig == fd) {
+                    Some((_, tmp)) => tmp.as_raw_fd(),
+                    None => {
+                        // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor
+                        // ≥ n, which we own from here on.
+                        let tmp = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, n) };
+                        if tmp < 0 {
+                            return Err(errno());
+                        }
+                        // SAFETY: `tmp` was just created for us.
+                        self.temps.push((fd, unsafe { OwnedFd::from_raw_fd(tmp) }));
+                        tmp
+                    }
+                },
+                FdSource::Fd(fd) => fd,
+            };
+            self.plan.push(resolved);
+        }
+        let open_end = self.plan.iter().rposition(|&s| s >= 0).map_or(0, |i| i + 1);
+
+        let mut actions = FileActions::new()?;
+        for (slot, &src) in self.plan.iter().enumerate() {
+            let slot = slot as c_int;
+            if src >= 0 {
+                actions.dup2(src, slot)?;
+            } else if (slot as usize) < open_end && is_open(slot) {
+                // A closed slot below the last open one, currently open in the
+                // parent (e.g. our fd 0 for a "-" first entry): close it. Slots
+                // closed in the parent need nothing (and glibc 2.36 would
+                // ignore EBADF for them anyway); slots from `open_end` on are
+                // covered by closefrom.
+                actions.close(slot)?;
+            }
+        }
+        actions.closefrom(open_end as c_int)?;
+
+        let mut pid: libc::pid_t = 0;
+        // SAFETY: `argp` is a NULL-terminated array of pointers to
+        // NUL-terminated strings in `args` (built above, not modified until
+        // the call returns); `actions` and `attr` are initialised; `environ`
+        // is glibc's NULL-terminated environment (it must not be modified
+        // concurrently: std::env::set_var is unsafe for this reason).
+        let rc = unsafe {
+            libc::posix_spawnp(&mut pid, self.argp[0], actions.as_ptr(), &*self.attr, self.argp.as_ptr(), environ)
+        };
+        if rc == 0 {
+            Ok(pid)
+        } else {
+            Err(rc)
+        }
+    }
+
+    /// Fills `args`/`argp` from the TAB-separated list.
+    fn build_argv(&mut self, argv: &[u8]) {
+        self.args.clear();
+        for field in argv.split(|&b| b == b'\t') {
+            self.args.extend_from_slice(field);
+            self.args.push(0);
+        }
+        self.argp.clear();
+        let base = self.args.as_mut_ptr();
+        let mut start = 0;
+        for (i, &b) in self.args.iter().enumerate() {
+            if b == 0 {
+                // `start` is an index into `args`, so the pointer stays in
+                // bounds (wrapping_add needs no unsafe).
+                self.argp.push(base.wrapping_add(start).cast::<c_char>());
+                start = i + 1;
+            }
+        }
+        self.argp.push(ptr::null_mut());
+    }
+
+    /// Starts a child that dies of SIGABRT at once: the service's descriptor
+    /// list names a handle that does not exist, and the original's child calls
+    /// `abort()` then (PROTOCOL.md §9.3 step 2). The child starts a new session,
+    /// sets RLIMIT_CORE to 0 (a deliberate abort is not worth a core dump), resets
+    /// SIGABRT to the default, unblocks it and sends it to itself. Returns the
+    /// pid, or the errno of a failed fork.
+    pub(crate) fn spawn_aborting(&mut self) -> Result<i32, i32> {
+        fork_blocked(child_abort)
+    }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        // SAFETY: `attr` was initialised in `new` and is destroyed once.
+        unsafe { libc::posix_spawnattr_destroy(&mut *self.attr) };
+    }
+}
+
+/// Errors worth a retry (PROTOCOL.md §9.6) rather than an exit-3 stand-in:
+/// resource exhaustion. posix_spawnp returns one errno for every phase, so
+/// the phase cannot be told apart; these are what clone, the parent-side
+/// preparation (duplicating sources, glibc's allocations) and the stack
+/// mapping fail with. An exec failing the same way (`ENOMEM`, `EMFILE`,
+/// `ENFILE` while opening the program) is then retried too, which suits a
+/// transient shortage.
+fn is_fork_errno(e: i32) -> bool {
+    matches!(e, libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE)
+}
+
+/// Reports an exec failure through a stand-in child exiting with status 3.
+fn stand_in(exec_errno: i32) -> SpawnError {
+    match fork_blocked(child_exit3) {
+        Ok(pid) => SpawnError::Exec(exec_errno, pid),
+        Err(e) => SpawnError::Fork(e),
+    }
+}
+
+/// Body of the stand-in child: only async-signal-safe system calls.
+fn child_exit3() {
+    // SAFETY: setsid and _exit are async-signal-safe and take no pointers.
+    unsafe {
+        libc::setsid();
+        libc::_exit(3);
+    }
+}
+
+/// Body of the aborting child: only async-signal-safe system calls.
+fn child_abort() {
+    // SAFETY: every call here is async-signal-safe; the structures passed are
+    // local, initialised values.
+    unsafe {
+        libc::setsid();
+        let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        let mut dfl: libc::sigaction = mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGABRT, &dfl, ptr::null_mut());
+        let mut abrt = sigset_empty();
+        libc::sigaddset(&mut abrt, libc::SIGABRT);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &abrt, ptr::null_mut());
+        libc::kill(libc::getpid(), libc::SIGABRT);
+        libc::abort();
+    }
+}
+
+/// Forks a child that runs `child` (which must make only async-signal-safe
+/// calls and not return; `_exit(127)` follows if it does). Every signal is
+/// blocked in the calling thread around the fork, so no handler of the
+/// parent's can run in the child. Returns the pid or the errno of fork.
+fn fork_blocked(child: fn()) -> Result<i32, i32> {
+    let all = sigset_full();
+    let mut old = sigset_empty();
+    // SAFETY: valid sigsets; only the calling thread's mask changes.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) };
+    // SAFETY: the child only runs `child`, which by contract makes only
+    // async-signal-safe calls, then `_exit`s; it never returns into Rust code
+    // that could touch locks held by other threads.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        child();
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(127) };
+    }
+    let err = errno();
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
+    if pid < 0 {
+        Err(err)
+    } else {
+        Ok(pid)
+    }
+}
+
+/// An empty signal set.
+pub(super) fn sigset_empty() -> libc::sigset_t {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set it is given.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        set.assume_init()
+    }
+}
+
+/// A full signal set.
+pub(super) fn sigset_full() -> libc::sigset_t {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initialises the set it is given.
+    unsafe {
+        libc::sigfillset(set.as_mut_ptr());
+        set.assume_init()
+    }
+}
+
+/// Whether descriptor `fd` is open in this process.
+fn is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD takes no pointer argument.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Owns a `posix_spawn_file_actions_t` for one spawn.
+struct FileActions(Box<libc::posix_spawn_file_actions_t>);
+
+impl FileActions {
+    fn new() -> Result<FileActions, i32> {
+        let mut fa = Box::new(MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit());
+        // SAFETY: init initialises the object it is given.
+        let rc = unsafe { libc::posix_spawn_file_actions_init(fa.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(rc);
+        }
+        // SAFETY: initialised just above; MaybeUninit<T> has T's layout.
+        Ok(FileActions(unsafe { Box::from_raw(Box::into_raw(fa).cast()) }))
+    }
+
+    fn as_ptr(&self) -> *const libc::posix_spawn_file_actions_t {
+        &*self.0
+    }
+
+    fn dup2(&mut self, src: c_int, target: c_int) -> Result<(), i32> {
+        // SAFETY: the object is initialised; the call records two ints.
+        rc(unsafe { libc::posix_spawn_file_actions_adddup2(&mut *self.0, src, target) })
+    }
+
+    fn close(&mut self, fd: c_int) -> Result<(), i32> {
+        // SAFETY: as above.
+        rc(unsafe { libc::posix_spawn_file_actions_addclose(&mut *self.0, fd) })
+    }
+
+    fn closefrom(&mut self, from: c_int) -> Result<(), i32> {
+        // SAFETY: as above (glibc ≥ 2.34).
+        rc(unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut *self.0, from) })
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed once.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut *self.0) };
+    }
+}
+
+fn rc(code: c_int) -> Result<(), i32> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(code)
+    }
+}
+
+/// Replaces the whole process with the exec-on-exit program (PROTOCOL.md
+/// §14.1, §14.4); called only from the CLI's exit path. Returns the errno of
+/// the failure; on success it does not return.
+///
+/// `argv` is the TAB-separated list (first field = program, searched in
+/// `PATH`, and `argv[0]`). The environment is the current `environ` with each
+/// `extra_env` variable added or overriding (the daemon's own environment is
+/// not modified, so a failed exec leaves nothing behind, unlike the original).
+/// Everything is built first; then every catchable signal that is not ignored
+/// (and SIGPIPE in any case, which Rust ignores) is reset to the default and
+/// the signal mask is cleared, and `execvpe` runs. If it fails, the previous
+/// dispositions and mask are restored before returning. Descriptors that are
+/// not close-on-exec (and only those) pass to the new program.
+///
+/// `EINVAL` without any change if an argument or value contains NUL, or a
+/// variable name is empty or contains `=` or NUL.
+pub(crate) fn exec_replace(argv: &[u8], extra_env: &[(&[u8], &[u8])]) -> i32 {
+    if argv.contains(&0)
+        || extra_env.iter().any(|(k, v)| k.is_empty() || k.contains(&b'=') || k.contains(&0) || v.contains(&0))
+    {
+        return libc::EINVAL;
+    }
+    // argv
+    let mut args = Vec::with_capacity(argv.len() + 1);
+    for field in argv.split(|&b| b == b'\t') {
+        args.extend_from_slice(field);
+        args.push(0);
+    }
+    let mut argp: Vec<*const c_char> = Vec::new();
+    let mut start = 0;
+    for (i, &b) in args.iter().enumerate() {
+        if b == 0 {
+            argp.push(args.as_ptr().wrapping_add(start).cast());
+            start = i + 1;
+        }
+    }
+    argp.push(ptr::null());
+
+    // environment: current entries not overridden, then the extras
+    let mut extras = Vec::new();
+    for (k, v) in extra_env {
+        extras.extend_from_slice(k);
+        extras.push(b'=');
+        extras.extend_from_slice(v);
+        extras.push(0);
+    }
+    let mut envp: Vec<*const c_char> = Vec::new();
+    // SAFETY: `environ` is glibc's NULL-terminated array of NUL-terminated
+    // strings; it must not be modified concurrently (std::env::set_var is
+    // unsafe for this reason). Pointers are only read.
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            let entry = std::ffi::CStr::from_ptr(*p).to_bytes();
+            let name = entry.split(|&b| b == b'=').next().unwrap_or(entry);
+            if !extra_env.iter().any(|(k, _)| *k == name) {
+                envp.push((*p).cast_const());
+            }
+            p = p.add(1);
+        }
+    }
+    let mut start = 0;
+    for (i, &b) in extras.iter().enumerate() {
+        if b == 0 {
+            envp.push(extras.as_ptr().wrapping_add(start).cast());
+            start = i + 1;
+        }
+    }
+    envp.push(ptr::null());
+
+    // signals: block everything while dispositions change
+    let all = sigset_full();
+    let empty = sigset_empty();
+    let mut old_mask = sigset_empty();
+    // SAFETY: valid sigsets; only the calling thread's mask changes.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old_mask) };
+    let max_sig = libc::SIGRTMAX();
+    // (signal, previous action) for every disposition changed
+    let mut saved: Vec<(c_int, libc::sigaction)> = Vec::with_capacity(max_sig as usize);
+    for sig in 1..=max_sig {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: sigaction is plain old data; all-zero is valid.
+        let mut old: libc::sigaction = unsafe { mem::zeroed() };
+        // SAFETY: querying with a null new action only writes `old`.
+        // glibc-internal signals (32, 33) fail with EINVAL and are skipped.
+        if unsafe { libc::sigaction(sig, ptr::null(), &mut old) } != 0 {
+            continue;
+        }
+        if old.sa_sigaction == libc::SIG_DFL || (old.sa_sigaction == libc::SIG_IGN && sig != libc::SIGPIPE) {
+            continue;
+        }
+        // SAFETY: as above; SIG_DFL with no flags is always valid.
+        let mut dfl: libc::sigaction = unsafe { mem::zeroed() };
+        dfl.sa_sigaction = libc::SIG_DFL;
+        // SAFETY: valid action structures.
+        if unsafe { libc::sigaction(sig, &dfl, ptr::null_mut()) } == 0 {
+            saved.push((sig, old));
+        }
+    }
+    // SAFETY: valid sigset; the new program starts with an empty mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &empty, ptr::null_mut()) };
+    // SAFETY: `argp` and `envp` are NULL-terminated arrays of pointers to
+    // NUL-terminated strings kept alive by `args`, `extras` and `environ`.
+    unsafe { libc::execvpe(argp[0], argp.as_ptr(), envp.as_ptr()) };
+    let err = errno();
+    // Failed: put everything back.
+    // SAFETY: valid sigsets and the actions saved above.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, ptr::null_mut());
+        for (sig, old) in &saved {
+            libc::sigaction(*sig, old, ptr::null_mut());
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old_mask, ptr::null_mut());
+    }
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fd;
+    use super::super::reap::WaitStatus;
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::os::fd::AsFd;
+
+    fn wait(pid: i32) -> WaitStatus {
+        loop {
+            let mut status = 0;
+            // SAFETY: valid pointer; waits for a child of this test.
+            let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+            if r == pid {
+                return WaitStatus::from_raw(status).expect("exit status");
+            }
+            assert_eq!(errno(), libc::EINTR, "waitpid({pid})");
+        }
+    }
+
+    fn read_all(fd: &OwnedFd) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match fd::read(fd.as_fd(), &mut buf) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+
+    /// Spawns `argv` with a plan built by `plan(out_write_end)`, returns the
+    /// child's pid, its output (through the write end the plan placed), and
+    /// how it ended.
+    fn run(sp: &mut Spawner, argv: &[u8], plan: impl FnOnce(RawFd) -> Vec<FdSource>) -> (i32, Vec<u8>, WaitStatus) {
+        let (out_r, out_w) = fd::pipe(false).unwrap();
+        let plan = plan(out_w.as_raw_fd());
+        let pid = sp.spawn(argv, &plan).unwrap_or_else(|e| panic!("spawn: {e:?}"));
+        drop(out_w);
+        let out = read_all(&out_r);
+        (pid, out, wait(pid))
+    }
+
+    fn sh(script: &str) -> Vec<u8> {
+        format!("/bin/sh\t-c\t{script}").into_bytes()
+    }
+
+    /// Prints "N dev:ino" for every descriptor open in the shell.
+    const LIST_FDS: &str =
+        r#"for f in /proc/$$/fd/*; do if [ -e "$f" ]; then stat -L -c "${f##*/} %d:%i" "$f"; fi; done; exit 0"#;
+
+    fn identity(fd: RawFd) -> String {
+        // SAFETY: plain old data; all-zero is valid.
+        let mut st: libc::stat = unsafe { mem::zeroed() };
+        // SAFETY: `st` is a valid, writable stat buffer.
+        assert_eq!(unsafe { libc::fstat(fd, &mut st) }, 0);
+        format!("{}:{}", st.st_dev, st.st_ino)
+    }
+
+    fn parse_fds(out: &[u8]) -> BTreeMap<i32, String> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .map(|l| {
+                let (n, id) = l.split_once(' ').expect(l);
+                (n.parse().expect(l), id.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn child_gets_exactly_its_descriptor_plan() {
+        let mut sp = Spawner::new(&[libc::SIGHUP, libc::SIGTERM]);
+        let null = fd::open_dev_null().unwrap();
+        // An inheritable descriptor far above the plan must not leak.
+        // SAFETY: F_DUPFD creates a descriptor this test owns and closes.
+        let high = unsafe { libc::fcntl(null.as_raw_fd(), libc::F_DUPFD, 1500) };
+        assert!(high >= 1500);
+        let (p_r, p_w) = fd::pipe(false).unwrap();
+        let (q_r, q_w) = fd::pipe(true).unwrap();
+        let (a, b) = (p_w.as_raw_fd(), q_w.as_raw_fd());
+        let mut expected = BTreeMap::new();
+        let (_pid, out, status) = run(&mut sp, &sh(LIST_FDS), |out| {
+            assert!(a > 2 && b > 2 && out > 2);
+            let n = a.max(b).max(out) as usize + 2;
+            // Swapped sources whose numbers are targets of each other, the
+            // output pipe possibly colliding too, and closed slots 0 and 2
+            // (open and inheritable in this process).
+            let mut plan = vec![FdSource::Closed; n];
+            plan[1] = FdSource::Fd(out);
+            plan[a as usize] = FdSource::Fd(b);
+            plan[b as usize] = FdSource::Fd(a);
+            expected.insert(1, identity(out));
+            expected.insert(a, identity(b));
+            expected.insert(b, identity(a));
+            plan
+        });
+        assert_eq!(status, WaitStatus::Exited(0));
+        assert_eq!(parse_fds(&out), expected, "{}", String::from_utf8_lossy(&out));
+        // Sources and temporaries are still fine (or closed) in the parent.
+        assert_eq!(fd::write(p_w.as_fd(), b"x").unwrap(), 1);
+        assert!(matches!(fd::describe(q_w.as_fd()).unwrap(), fd::FdDescription::File { nonblock: true, .. }));
+        // SAFETY: closes the descriptor created above.
+        unsafe { libc::close(high) };
+        drop((p_r, q_r));
+    }
+
+    #[test]
+    fn empty_plan_leaves_no_descriptors_and_duplicates_are_fine() {
+        let mut sp = Spawner::new(&[]);
+        // No descriptors at all: the exit status tells.
+        let none = sh(r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && exit 1; done; exit 0"#);
+        let pid = sp.spawn(&none, &[]).unwrap();
+        assert_eq!(wait(pid), WaitStatus::Exited(0));
+        // Many slots (more than the original's arrays allowed), the same
+        // source several times, a trailing closed slot.
+        let null = fd::open_dev_null().unwrap();
+        let (_pid, out, status) = run(&mut sp, &sh(LIST_FDS), |out| {
+            let mut plan = vec![FdSource::Fd(null.as_raw_fd()); 7];
+            plan[1] = FdSource::Fd(out);
+            plan.push(FdSource::Closed);
+            plan
+        });
+        assert_eq!(status, WaitStatus::Exited(0));
+        let got = parse_fds(&out);
+        assert_eq!(got.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(got[&0], identity(null.as_raw_fd()));
+        assert_eq!(got[&6], identity(null.as_raw_fd()));
+    }
+
+    #[test]
+    fn child_has_new_session_empty_mask_default_sigpipe() {
+        let mut sp = Spawner::new(&[libc::SIGUSR1]);
+        // Block a signal in this thread: the child must not inherit the mask.
+        let mut block = sigset_empty();
+        let mut old = sigset_empty();
+        // SAFETY: valid sigsets; only this thread's mask changes.
+        unsafe {
+            libc::sigaddset(&mut block, libc::SIGUSR2);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        }
+        let script = r#"read pid comm state ppid pgrp sid rest < /proc/$$/stat; echo "$pid $pgrp $sid"; while read k v; do case $k in SigBlk:|SigIgn:) echo "$k $v";; esac; done < /proc/$$/status"#;
+        let result = run(&mut sp, &sh(script), |out| vec![FdSource::Closed, FdSource::Fd(out)]);
+        // SAFETY: restores this thread's mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
+        let (pid, out, status) = result;
+        assert_eq!(status, WaitStatus::Exited(0));
+        let text = String::from_utf8(out).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), format!("{pid} {pid} {pid}"), "{text}");
+        let blk = lines.next().unwrap();
+        assert_eq!(blk, "SigBlk: 0000000000000000", "{text}");
+        let ign = lines.next().unwrap().strip_prefix("SigIgn: ").unwrap();
+        let ign = u64::from_str_radix(ign, 16).unwrap();
+        assert_eq!(ign & (1 << (libc::SIGPIPE - 1)), 0, "{text}");
+    }
+
+    #[test]
+    fn arguments_are_split_on_tabs_and_searched_in_path() {
+        let mut sp = Spawner::new(&[]);
+        let (_pid, out, status) =
+            run(&mut sp, b"printf\t[%s]\ta\t\tb c\t\xff", |out| vec![FdSource::Closed, FdSource::Fd(out)]);
+        assert_eq!(status, WaitStatus::Exited(0));
+        assert_eq!(out, b"[a][][b c][\xff]");
+    }
+
+    #[test]
+    fn exec_failures_report_errno_and_a_stand_in_exiting_3() {
+        let mut sp = Spawner::new(&[]);
+        let cases: [(&[u8], i32); 5] = [
+            (b"/no/such/program", libc::ENOENT),
+            (b"daemonproxy-test-no-such-program\targ", libc::ENOENT),
+            (b"/", libc::EACCES),
+            (b"", libc::ENOENT),
+            (b"/bin/true\ta\0b", libc::EINVAL),
+        ];
+        for (argv, want) in cases {
+            match sp.spawn(argv, &[FdSource::Closed]) {
+                Err(SpawnError::Exec(e, pid)) => {
+                    assert_eq!(e, want, "{}", String::from_utf8_lossy(argv));
+                    assert!(pid > 0);
+                    assert_eq!(wait(pid), WaitStatus::Exited(3));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // A plan naming a descriptor that is not open (the highest number
+        // the limit allows, which nothing in this test process uses).
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: `lim` is a valid, writable rlimit.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        let unused = (lim.rlim_cur.min(1 << 20) - 1) as RawFd;
+        assert!(!is_open(unused));
+        match sp.spawn(b"/bin/true", &[FdSource::Fd(unused)]) {
+            Err(SpawnError::Exec(libc::EBADF, pid)) => assert_eq!(wait(pid), WaitStatus::Exited(3)),
+            other => panic!("{other:?}"),
+        }
+        // And a normal spawn still works afterwards.
+        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[]).unwrap();
+        assert_eq!(wait(pid), WaitStatus::Exited(5));
+    }
+
+    #[test]
+    fn aborting_child_dies_of_sigabrt() {
+        let mut sp = Spawner::new(&[]);
+        let pid = sp.spawn_aborting().unwrap();
+        assert_eq!(wait(pid), WaitStatus::Signaled(libc::SIGABRT));
+    }
+
+    extern "C" fn noop_handler(_: c_int) {}
+
+    #[test]
+    fn exec_replace_resets_signals_and_sets_environment() {
+        let (out_r, out_w) = fd::pipe(false).unwrap();
+        let out_raw = out_w.as_raw_fd();
+        // SAFETY: the child runs exec_replace (glibc's malloc is fork-safe)
+        // and plain system calls, and always ends in exec or _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = std::panic::catch_unwind(|| {
+                // SAFETY: plain system calls on local, valid structures.
+                unsafe {
+                    libc::dup2(out_raw, 1);
+                    let mut usr1 = sigset_empty();
+                    libc::sigaddset(&mut usr1, libc::SIGUSR1);
+                    libc::pthread_sigmask(libc::SIG_BLOCK, &usr1, ptr::null_mut());
+                    let mut act: libc::sigaction = mem::zeroed();
+                    act.sa_sigaction = noop_handler as extern "C" fn(c_int) as usize;
+                    libc::sigaction(libc::SIGUSR2, &act, ptr::null_mut());
+                    // A failing exec changes nothing.
+                    if exec_replace(b"/no/such/exit/program", &[(b"X", b"y")]) != libc::ENOENT {
+                        return 20;
+                    }
+                    let mut now: libc::sigaction = mem::zeroed();
+                    libc::sigaction(libc::SIGUSR2, ptr::null(), &mut now);
+                    if now.sa_sigaction != act.sa_sigaction {
+                        return 21;
+                    }
+                    let mut mask = sigset_empty();
+                    libc::pthread_sigmask(libc::SIG_SETMASK, ptr::null(), &mut mask);
+                    if libc::sigismember(&mask, libc::SIGUSR1) != 1 {
+                        return 22;
+                    }
+                    if exec_replace(b"a\0", &[]) != libc::EINVAL {
+                        return 23;
+                    }
+                    let script = sh(r#"echo "$DAEMONPROXY_EXITCODE|$DAEMONPROXY_ERROR|$PATH"; while read k v; do case $k in SigBlk:|SigCgt:) echo "$k $v";; esac; done < /proc/$$/status"#);
+                    exec_replace(
+                        &script,
+                        &[(b"DAEMONPROXY_EXITCODE", b"0"), (b"DAEMONPROXY_ERROR", b"terminated normally")],
+                    );
+                    24
+                }
+            })
+            .unwrap_or(99);
+            // SAFETY: leaves the forked child without unwinding into the harness.
+            unsafe { libc::_exit(code) };
+        }
+        drop(out_w);
+        let out = read_all(&out_r);
+        assert_eq!(wait(pid), WaitStatus::Exited(0), "{}", String::from_utf8_lossy(&out));
+        let text = String::from_utf8(out).unwrap();
+        let path = std::env::var("PATH").unwrap_or_default();
+        assert_eq!(text.lines().next().unwrap(), format!("0|terminated normally|{path}"));
+        assert!(text.contains("SigBlk: 0000000000000000"), "{text}");
+        let cgt = text.lines().find_map(|l| l.strip_prefix("SigCgt: ")).unwrap();
+        let cgt = u64::from_str_radix(cgt, 16).unwrap();
+        assert_eq!(cgt & (1 << (libc::SIGUSR2 - 1)), 0, "{text}");
+    }
+}
