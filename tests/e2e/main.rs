@@ -1,1 +1,12 @@
-//! End-to-end tests through the real binary.
+//! End-to-end tests: the real `daemonproxy` binary, driven through its
+//! protocol, with real child processes. One test binary (so the harness is
+//! compiled once); every test is bounded in time and reaps what it starts.
+
+mod harness;
+
+mod cli;
+mod commands;
+mod controllers;
+mod handles;
+mod logging;
+mod services;

@@ -426,7 +426,7 @@ const _: () = assert!(CMSG_ROOM <= 256);
 /// `SCM_RIGHTS` (close-on-exec via `MSG_CMSG_CLOEXEC`) into `fds_out`.
 /// On a descriptor that is not a socket (a pipe, a file, a tty) it is a plain
 /// `read`. One system call (two for a non-socket); `EINTR` is returned, not
-/// retried. `Ok(0)` is end of input.
+/// retried. `Ok(0)` is end of input (so `buf` must not be empty).
 pub(crate) fn recv_with_fds(fd: BorrowedFd<'_>, buf: &mut [u8], fds_out: &mut Vec<OwnedFd>) -> io::Result<usize> {
     let mut cmsg = CmsgBuf([0; 256]);
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
