@@ -225,7 +225,11 @@ impl Client {
         loop {
             while self.out_pos < self.out.len() {
                 let data = &self.out[self.out_pos..];
-                let r = if socket { sys::fd::send_nosignal(sys::raw::borrow(fd), data) } else { sys::fd::write(sys::raw::borrow(fd), data) };
+                let r = if socket {
+                    sys::fd::send_nosignal(sys::raw::borrow(fd), data)
+                } else {
+                    sys::fd::write(sys::raw::borrow(fd), data)
+                };
                 match r {
                     Ok(n) => {
                         self.out_pos += n;
@@ -280,7 +284,11 @@ impl Client {
             return Ok(Read::Full);
         }
         loop {
-            let r = if socket { sys::fd::recv_with_fds(sys::raw::borrow(fd), spare, fds) } else { sys::fd::read(sys::raw::borrow(fd), spare) };
+            let r = if socket {
+                sys::fd::recv_with_fds(sys::raw::borrow(fd), spare, fds)
+            } else {
+                sys::fd::read(sys::raw::borrow(fd), spare)
+            };
             return match r {
                 Ok(0) => Ok(Read::Eof),
                 Ok(n) => {

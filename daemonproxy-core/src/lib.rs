@@ -34,8 +34,8 @@ mod client;
 mod handle;
 #[doc(hidden)]
 pub mod log;
-mod reactor;
 pub mod process;
+mod reactor;
 mod registry;
 mod service;
 mod supervisor;

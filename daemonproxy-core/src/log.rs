@@ -196,7 +196,7 @@ impl Log {
                     if self.lost > 0 {
                         let mut note = [0u8; 64];
                         let mut w = Cut { buf: &mut note, len: 0 };
-                        let _ = write!(w, "warning: lost {} log messages\n", self.lost);
+                        let _ = writeln!(w, "warning: lost {} log messages", self.lost);
                         if self.buf.len() + w.len <= LOG_BUFFER {
                             let len = w.len;
                             self.buf.extend_from_slice(&note[..len]);
@@ -238,7 +238,7 @@ impl Log {
             return;
         }
         if self.quick > 0 {
-            if !(self.writable || !self.pollable) {
+            if !self.writable && self.pollable {
                 return;
             }
             self.quick -= 1;
@@ -247,8 +247,6 @@ impl Log {
             self.flush();
             if self.blocked && self.quick == 0 {
                 self.retry_at = Some(now + RETRY);
-            } else if self.blocked {
-                // Still within the quick retries: keep the count.
             }
             return;
         }
@@ -276,10 +274,10 @@ impl Log {
     /// write what is buffered there.
     pub fn set_dest(&mut self, name: NameBuf, fd: Option<RawFd>) {
         self.unblock();
-        self.target = match fd {
+        self.set_target(match fd {
             Some(fd) => Target::Fd { fd, name: Some(name) },
             None => Target::Suspended(name),
-        };
+        });
         self.flush();
     }
 
@@ -303,10 +301,10 @@ impl Log {
         if let Target::Fd { fd: cur, name } = self.target {
             if cur == fd {
                 self.unblock();
-                self.target = match name {
+                self.set_target(match name {
                     Some(n) => Target::Suspended(n),
                     None => Target::Discard,
-                };
+                });
             }
         }
     }
@@ -315,7 +313,14 @@ impl Log {
     pub fn discard(&mut self) {
         self.unblock();
         self.buf.clear();
-        self.target = Target::Discard;
+        self.set_target(Target::Discard);
+    }
+
+    /// Changes the destination; the last-resort fatal-signal handler
+    /// writes to the same descriptor.
+    fn set_target(&mut self, target: Target) {
+        self.target = target;
+        sys::signal::set_fatal_log_fd(self.fd().unwrap_or(-1));
     }
 
     /// Writes what it can without waiting (at exit).

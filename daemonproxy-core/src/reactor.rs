@@ -19,7 +19,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// Signals whose disposition the daemon changes; a service gets them back
@@ -127,11 +127,14 @@ impl Reactor {
         sup.log.install_write_timeout();
         let broken = |e: io::Error| Outcome::Fatal(5, format!("signal handler setup: {}", ErrText(&e)));
         let poll = Poll::new().map_err(|e| Outcome::Fatal(4, format!("epoll: {}", ErrText(&e))))?;
-        let mut signals = Signals::new(RECORDED_SIGNALS.map(|s| i32::from(s.number())).into_iter().chain([libc::SIGCHLD]))
-            .map_err(broken)?;
+        let mut signals =
+            Signals::new(RECORDED_SIGNALS.map(|s| i32::from(s.number())).into_iter().chain([libc::SIGCHLD]))
+                .map_err(broken)?;
         poll.registry().register(&mut signals, SIGNALS, Interest::READABLE).map_err(broken)?;
-        let fatal_pipe = sys::fd::pipe(true).map_err(|e| Outcome::Fatal(5, format!("signal pipe setup: {}", ErrText(&e))))?;
+        let fatal_pipe =
+            sys::fd::pipe(true).map_err(|e| Outcome::Fatal(5, format!("signal pipe setup: {}", ErrText(&e))))?;
         let fatal = sys::signal::FatalSignals::install(fatal_pipe.1.as_raw_fd()).map_err(broken)?;
+        sys::signal::arm_fatal_exec(Some(&opts.exec_args)).map_err(broken)?;
         poll.registry()
             .register(&mut SourceFd(&fatal_pipe.0.as_raw_fd()), FATAL, Interest::READABLE)
             .map_err(broken)?;
@@ -183,13 +186,13 @@ impl Reactor {
 
     /// Reads commands from a config file (`-c FILE`), or from stdin when
     /// `path` is `-` (§4.1). Logs the original's error on failure.
-    pub fn add_config(&mut self, path: &[u8]) -> Result<usize, ()> {
+    pub fn add_config(&mut self, path: &[u8]) -> io::Result<usize> {
         let io = if path == b"-" {
             let stdin_ok = sys::fd::scan_inherited(0, 0).contains(&0)
                 && !self.sup.clients.iter().any(|(_, c)| c.kind == Kind::Interactive);
             if !stdin_ok {
                 log!(self.sup.log, Error, "stdin not available");
-                return Err(());
+                return Err(io::Error::other("stdin not available"));
             }
             let _ = sys::fd::set_nonblocking(sys::raw::borrow(0), true);
             let _ = self.sup.repoint_to_null("stdin");
@@ -205,7 +208,7 @@ impl Reactor {
                         crate::log::Lossy(path),
                         ErrText(&e)
                     );
-                    return Err(());
+                    return Err(e);
                 }
             }
         };
@@ -213,8 +216,9 @@ impl Reactor {
     }
 
     /// Creates the control socket (`-S PATH`, `socket.create`).
-    pub fn create_control_socket(&mut self, path: &[u8]) -> Result<(), ()> {
-        self.sup.create_control_socket(path)
+    /// The details are in the log; the error only says that it failed.
+    pub fn create_control_socket(&mut self, path: &[u8]) -> io::Result<()> {
+        self.sup.create_control_socket(path).map_err(|()| io::Error::other("control socket"))
     }
 
     /// Attaches an in-process controller: feed it lines with
@@ -311,7 +315,7 @@ impl Reactor {
         if self.fatal_woken {
             self.fatal_woken = false;
             let mut buf = [0u8; 64];
-            while matches!(sys::fd::read(sys::raw::borrow(self.fatal_pipe.0.as_raw_fd()), &mut buf), Ok(n) if n > 0) {}
+            while matches!(sys::fd::read(self.fatal_pipe.0.as_fd(), &mut buf), Ok(n) if n > 0) {}
             if let Some(sig) = self.fatal.as_ref().and_then(|f| f.take_pending()) {
                 let name = Signal::from_number(sig as u16);
                 self.sup.outcome = Some(Outcome::Fatal(4, format!("Received signal {name} ({sig})")));

@@ -163,7 +163,6 @@ impl<T> Registry<T> {
     pub fn iter(&self) -> impl Iterator<Item = (&NameBuf, usize, &T)> {
         self.index.iter().map(|(n, k)| (n, *k, &self.slab[*k]))
     }
-
 }
 
 #[cfg(test)]

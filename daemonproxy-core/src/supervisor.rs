@@ -16,9 +16,9 @@ use crate::sys::{self, fd::FdDescription, reap::WaitStatus, spawn::FdSource, spa
 use crate::time::{secs, Time, SEC};
 use crate::{log, Options};
 use daemonproxy_proto::{
-    encode_command_error, encode_unknown_command, is_ignored, AddrKind, Command, CommandError, CommandKind,
-    Domain, Event, ExitReason, FdEntry, FdInfo, FdList, Frame, LogFilterArg, LogLevel, Name,
-    PipeFlags, ServiceState, SockType, Signal, SocketAddr, SocketFlags, Special, StartWhen,
+    encode_command_error, encode_unknown_command, is_ignored, AddrKind, Command, CommandError, CommandKind, Domain,
+    Event, ExitReason, FdEntry, FdInfo, FdList, Frame, LogFilterArg, LogLevel, Name, PipeFlags, ServiceState, Signal,
+    SockType, SocketAddr, SocketFlags, Special, StartWhen,
 };
 use slab::Slab;
 use std::collections::HashMap;
@@ -83,6 +83,9 @@ pub struct Supervisor {
     fd_obj: Option<usize>,
     /// Services in the `start` state.
     starts: usize,
+    /// A start became due now: let the loop fork it before the issuer's
+    /// next command (so `up` follows `start` closely, as in the original).
+    start_now: bool,
     null_fd: RawFd,
     scratch: Vec<u8>,
     msg: Vec<u8>,
@@ -137,6 +140,7 @@ impl Supervisor {
             service_obj: opts.service_pool.map(|(_, m)| m),
             fd_obj: opts.fd_pool.map(|(_, m)| m),
             starts: 0,
+            start_now: false,
             null_fd,
             scratch: Vec::with_capacity(2048),
             msg: Vec::with_capacity(256),
@@ -354,6 +358,9 @@ impl Supervisor {
                 Some(b'#') => {}
                 Some(_) => self.line_too_long(id, now),
             }
+            if std::mem::take(&mut self.start_now) {
+                break;
+            }
         }
         self.line = line;
         if let Some(c) = self.clients.get_mut(id) {
@@ -542,13 +549,11 @@ impl Supervisor {
     fn set_setting(&mut self, key: usize, which: Setting, value: &[u8], error: &str) -> Res {
         let Some(s) = self.services.get_mut(key) else { return Ok(()) };
         if let Some(budget) = self.service_obj {
-            let len = if which == Setting::Fds && value == FdList::DEFAULT.raw() {
-                None
-            } else if value.is_empty() && which != Setting::Fds {
-                None
-            } else {
-                Some(value.len())
+            let default = match which {
+                Setting::Fds => value == FdList::DEFAULT.raw(),
+                _ => value.is_empty(),
             };
+            let len = (!default).then_some(value.len());
             if s.budget_with(which, len) > budget {
                 return self.fail(error);
             }
@@ -785,6 +790,9 @@ impl Supervisor {
                 Ok(())
             }
             Command::TerminateExecArgs { args } => {
+                if let Err(e) = sys::signal::arm_fatal_exec(Some(args)) {
+                    return self.fail_os("terminate.exec_args: ", &e);
+                }
                 self.exec_args.clear();
                 self.exec_args.extend_from_slice(args);
                 Ok(())
@@ -858,16 +866,25 @@ impl Supervisor {
         }
         let pair = match flags.socket {
             None => sys::fd::pipe(flags.nonblock).map_err(|e| ("pipe() failed: ", e)),
-            Some((d, t)) => sys::fd::socketpair(domain(d), sock_type(t), flags.nonblock)
-                .map_err(|e| ("socketpair() failed: ", e)),
+            Some((d, t)) => {
+                sys::fd::socketpair(domain(d), sock_type(t), flags.nonblock).map_err(|e| ("socketpair() failed: ", e))
+            }
         };
         let (r, w) = match pair {
             Ok(p) => p,
             Err((prefix, e)) => return self.fail_os(prefix, &e),
         };
         let (rn, wn) = (NameBuf::new(read), NameBuf::new(write));
-        let rh = Handle { fd: Some(r), kind: handle::Kind::Pipe { flags, read_end: true, peer: Some(wn) }, description: Vec::new() };
-        let wh = Handle { fd: Some(w), kind: handle::Kind::Pipe { flags, read_end: false, peer: Some(rn) }, description: Vec::new() };
+        let rh = Handle {
+            fd: Some(r),
+            kind: handle::Kind::Pipe { flags, read_end: true, peer: Some(wn) },
+            description: Vec::new(),
+        };
+        let wh = Handle {
+            fd: Some(w),
+            kind: handle::Kind::Pipe { flags, read_end: false, peer: Some(rn) },
+            description: Vec::new(),
+        };
         self.put_handle(read, rh, "failed to create pipe")?;
         self.put_handle(write, wh, "failed to create pipe")?;
         // Replacing one end may have marked the other new end's peer as gone.
@@ -1000,6 +1017,7 @@ impl Supervisor {
             log!(self.log, Debug, "start service \"{}\" now", s.name);
         }
         self.set_state(key, State::Start(at));
+        self.start_now |= at <= now;
         self.emit_state(None, key, now, true);
     }
 
@@ -1135,7 +1153,8 @@ impl Supervisor {
         r.count += 1;
         // Two receptions never share a timestamp.
         r.last = now.max(latest + 1);
-        let keys: Vec<usize> = self.services.iter().filter(|(_, _, s)| s.triggered_by(sig)).map(|(_, k, _)| k).collect();
+        let keys: Vec<usize> =
+            self.services.iter().filter(|(_, _, s)| s.triggered_by(sig)).map(|(_, k, _)| k).collect();
         for key in keys {
             self.request_start(key, now, now);
         }
@@ -1206,7 +1225,6 @@ impl Supervisor {
             }
         }
     }
-
 }
 
 /// An io::Error as its strerror text.

@@ -132,7 +132,7 @@ pub struct Daemon {
 impl Daemon {
     /// `daemonproxy -i ARGS...`, banner consumed.
     pub fn interactive(args: &[&str]) -> Daemon {
-        let mut d = Daemon::spawn(Command::new(bin()).arg("-i").args(args));
+        let d = Daemon::spawn(Command::new(bin()).arg("-i").args(args));
         for _ in 0..4 {
             let l = d.out.next();
             assert!(l.starts_with("info\t"), "banner line expected, got {l:?}");
@@ -142,12 +142,8 @@ impl Daemon {
 
     /// Starts a prepared command with piped stdio.
     pub fn spawn(cmd: &mut Command) -> Daemon {
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start daemonproxy");
+        let mut child =
+            cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start daemonproxy");
         let out = Lines::new(child.stdout.take().unwrap());
         let log = Lines::new(child.stderr.take().unwrap());
         let stdin = child.stdin.take();

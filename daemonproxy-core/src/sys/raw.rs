@@ -16,6 +16,7 @@ use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 /// number makes the system call fail with EBADF, which every caller
 /// handles, so no memory safety depends on it.
 pub(crate) fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    assert!(fd >= 0, "descriptor numbers are never negative here");
     // SAFETY: BorrowedFd only requires that the number is not -1 and is
     // open for the borrow's duration; callers pass descriptors they keep
     // open (see above), and a closed one only yields EBADF from the kernel.
