@@ -116,6 +116,8 @@ pub struct Client {
     pub dump: Option<Dump>,
     /// Input has ended (or `exit`): flush, then destroy.
     pub closing: bool,
+    /// End of input was read; handled once the buffered lines have run.
+    pub eof: bool,
     /// The reactor saw the input readable (edge-triggered) and it has not
     /// yet been read until "would block".
     pub in_ready: bool,
@@ -144,6 +146,7 @@ impl Client {
             signal_mark: 0,
             dump: None,
             closing: false,
+            eof: false,
             in_ready: true,
             ancillary: VecDeque::new(),
             service_pid: None,

@@ -303,7 +303,8 @@ impl Reactor {
 
     /// Whether something can be done without waiting.
     fn busy(&self, now: Time) -> bool {
-        self.sup.clients.iter().any(|(_, c)| {
+        self.sup.yielded
+            || self.sup.clients.iter().any(|(_, c)| {
             (c.reads && c.in_ready && !c.closing && !c.framer.is_full()) || (c.closing && c.queued() == 0)
         }) || self.sup.next_deadline().is_some_and(|t| t <= now)
             || self.listener_ready
@@ -311,6 +312,7 @@ impl Reactor {
 
     fn iterate(&mut self, signals_ready: bool) {
         let now = time::now();
+        self.sup.yielded = false;
         self.sup.log.step(now);
         if self.fatal_woken {
             self.fatal_woken = false;
@@ -373,8 +375,8 @@ impl Reactor {
                     break;
                 }
                 Ok(Read::Eof) => {
-                    self.sup.run_client(id, now);
-                    self.sup.input_ended(id, now);
+                    c.eof = true;
+                    c.in_ready = false;
                     break;
                 }
                 Err(e) => {

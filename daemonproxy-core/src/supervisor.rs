@@ -86,6 +86,8 @@ pub struct Supervisor {
     /// A start became due now: let the loop fork it before the issuer's
     /// next command (so `up` follows `start` closely, as in the original).
     start_now: bool,
+    /// A controller yielded with commands left: the loop must not sleep.
+    pub(crate) yielded: bool,
     null_fd: RawFd,
     scratch: Vec<u8>,
     msg: Vec<u8>,
@@ -141,6 +143,7 @@ impl Supervisor {
             fd_obj: opts.fd_pool.map(|(_, m)| m),
             starts: 0,
             start_now: false,
+            yielded: false,
             null_fd,
             scratch: Vec::with_capacity(2048),
             msg: Vec::with_capacity(256),
@@ -328,7 +331,7 @@ impl Supervisor {
     pub(crate) fn run_client(&mut self, id: usize, now: Time) {
         let mut line = std::mem::take(&mut self.line);
         loop {
-            if self.outcome.is_some() {
+            if self.outcome.is_some() || self.yielded {
                 break;
             }
             let Some(c) = self.clients.get_mut(id) else { break };
@@ -345,7 +348,12 @@ impl Supervisor {
                 break;
             }
             let too_long = match c.framer.next_frame() {
-                None => break,
+                None => {
+                    if c.eof {
+                        self.input_ended(id, now);
+                    }
+                    break;
+                }
                 Some(Frame::Line(l)) => {
                     line.clear();
                     line.extend_from_slice(l);
@@ -359,6 +367,7 @@ impl Supervisor {
                 Some(_) => self.line_too_long(id, now),
             }
             if std::mem::take(&mut self.start_now) {
+                self.yielded = true;
                 break;
             }
         }
