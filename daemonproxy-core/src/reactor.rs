@@ -389,7 +389,10 @@ impl Reactor {
         self.anc_buf = fds;
         self.sup.run_client(id, now);
         if let Some(c) = self.sup.clients.get(id) {
-            if c.closing && (c.queued() == 0 || !c.events) {
+            // A connection with no direction left (an event-only service
+            // connection whose reader went away) ends too.
+            let dead = !c.reads && !c.events && c.kind != Kind::Config;
+            if dead || (c.closing && (c.queued() == 0 || !c.events)) {
                 self.sup.destroy_client(id, now);
             }
         }

@@ -7,6 +7,7 @@ mod harness;
 mod cli;
 mod commands;
 mod controllers;
+mod faults;
 mod handles;
 mod logging;
 mod services;

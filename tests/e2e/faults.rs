@@ -1,0 +1,1 @@
+//! (fault-injection tests to be written)
