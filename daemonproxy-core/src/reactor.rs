@@ -78,8 +78,10 @@ pub struct Reactor {
     listener_fd: Option<RawFd>,
     listener_ready: bool,
     log_fd: Option<RawFd>,
-    /// Clients with separate, registered output descriptors.
+    /// Descriptors received with SCM_RIGHTS while reading (reused).
     anc_buf: Vec<OwnedFd>,
+    /// Controller ids of this iteration (reused).
+    ids: Vec<usize>,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -150,6 +152,7 @@ impl Reactor {
             listener_ready: false,
             log_fd: None,
             anc_buf: Vec::new(),
+            ids: Vec::new(),
         })
     }
 
@@ -305,8 +308,9 @@ impl Reactor {
     fn busy(&self, now: Time) -> bool {
         self.sup.yielded
             || self.sup.clients.iter().any(|(_, c)| {
-            (c.reads && c.in_ready && !c.closing && !c.framer.is_full()) || (c.closing && c.queued() == 0)
-        }) || self.sup.next_deadline().is_some_and(|t| t <= now)
+                (c.reads && c.in_ready && !c.closing && !c.framer.is_full()) || (c.closing && c.queued() == 0)
+            })
+            || self.sup.next_deadline().is_some_and(|t| t <= now)
             || self.listener_ready
     }
 
@@ -325,10 +329,10 @@ impl Reactor {
             }
         }
         if signals_ready {
-            let caught: Vec<i32> = self.signals.pending().collect();
-            for sig in caught {
+            let Reactor { signals, sup, .. } = self;
+            for sig in signals.pending() {
                 if sig != libc::SIGCHLD {
-                    self.sup.handle_signal(Signal::from_number(sig as u16), now);
+                    sup.handle_signal(Signal::from_number(sig as u16), now);
                 }
             }
         }
@@ -341,10 +345,13 @@ impl Reactor {
             self.sup.accept_clients(now);
         }
         self.sup.attach_log();
-        let ids: Vec<usize> = self.sup.clients.iter().map(|(id, _)| id).collect();
-        for id in ids {
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend(self.sup.clients.iter().map(|(id, _)| id));
+        for &id in &ids {
             self.service_client(id, now);
         }
+        self.ids = ids;
         self.sup.check_timeouts(now);
         self.sup.log.step(now);
         self.apply_io_changes();

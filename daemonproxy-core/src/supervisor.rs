@@ -92,6 +92,10 @@ pub struct Supervisor {
     scratch: Vec<u8>,
     msg: Vec<u8>,
     line: Vec<u8>,
+    /// Reused lists, so that the steady state does not allocate.
+    keys: Vec<usize>,
+    plan: Vec<FdSource>,
+    slots: Vec<usize>,
 }
 
 /// A command failed; its message is in `Supervisor::msg`.
@@ -148,6 +152,9 @@ impl Supervisor {
             scratch: Vec::with_capacity(2048),
             msg: Vec::with_capacity(256),
             line: Vec::with_capacity(daemonproxy_proto::MAX_LINE + 1),
+            keys: Vec::new(),
+            plan: Vec::new(),
+            slots: Vec::new(),
         })
     }
 
@@ -1035,50 +1042,62 @@ impl Supervisor {
         if self.starts == 0 {
             return;
         }
-        let due: Vec<usize> = self
-            .services
-            .iter()
-            .filter(|(_, _, s)| matches!(s.state, State::Start(at) if at <= now))
-            .map(|(_, k, _)| k)
-            .collect();
-        for key in due {
+        let mut due = std::mem::take(&mut self.keys);
+        due.clear();
+        due.extend(
+            self.services
+                .iter()
+                .filter(|(_, _, s)| matches!(s.state, State::Start(at) if at <= now))
+                .map(|(_, k, _)| k),
+        );
+        for &key in &due {
             self.start_service(key, now);
         }
+        self.keys = due;
     }
 
-    fn start_service(&mut self, key: usize, now: Time) {
-        let Some(s) = self.services.get(key) else { return };
-        // Resolve the descriptor list by name, now (§9.3).
-        let mut plan: Vec<FdSource> = Vec::new();
+    /// Resolves a service's descriptor list by name, now (§9.3), into
+    /// `self.plan` (and the positions of `control.*` entries into
+    /// `self.slots`). Returns whether a control connection reads commands
+    /// and sends events, and the first name that does not exist.
+    fn resolve_fds(&mut self, key: usize) -> Option<(bool, bool, Option<NameBuf>)> {
+        let s = self.services.get(key)?;
+        self.plan.clear();
+        self.slots.clear();
         let (mut wants_cmd, mut wants_events, mut missing) = (false, false, None);
-        let mut control_slots = Vec::new();
         for (i, entry) in s.fds().entries().enumerate() {
-            match entry {
-                FdEntry::Closed => plan.push(FdSource::Closed),
+            let source = match entry {
+                FdEntry::Closed => FdSource::Closed,
                 FdEntry::Handle(n) => match Special::from_name(n.as_bytes()) {
                     Some(sp @ (Special::ControlCmd | Special::ControlEvent | Special::ControlSocket)) => {
                         wants_cmd |= sp != Special::ControlEvent;
                         wants_events |= sp != Special::ControlCmd;
-                        control_slots.push(i);
-                        plan.push(FdSource::Closed);
+                        self.slots.push(i);
+                        FdSource::Closed
                     }
                     _ => match self.handles.by_name(n.as_bytes()).and_then(Handle::raw_fd) {
-                        Some(fd) => plan.push(FdSource::Fd(fd)),
+                        Some(fd) => FdSource::Fd(fd),
                         None => {
                             missing.get_or_insert(NameBuf::new(n));
-                            plan.push(FdSource::Closed);
+                            FdSource::Closed
                         }
                     },
                 },
-            }
+            };
+            self.plan.push(source);
         }
+        Some((wants_cmd, wants_events, missing))
+    }
+
+    fn start_service(&mut self, key: usize, now: Time) {
+        let Some((wants_cmd, wants_events, missing)) = self.resolve_fds(key) else { return };
         let mut conn = None;
-        if !control_slots.is_empty() && missing.is_none() {
+        if !self.slots.is_empty() && missing.is_none() {
             match sys::fd::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, false) {
                 Ok((ours, theirs)) => {
                     let _ = sys::fd::set_nonblocking(ours.as_fd(), true);
-                    for &i in &control_slots {
-                        plan[i] = FdSource::Fd(theirs.as_raw_fd());
+                    for &i in &self.slots {
+                        self.plan[i] = FdSource::Fd(theirs.as_raw_fd());
                     }
                     conn = Some((ours, theirs));
                 }
@@ -1094,8 +1113,8 @@ impl Supervisor {
                 self.spawner.spawn_aborting().map_err(SpawnError::Fork)
             }
             None => {
-                let args = self.services.get(key).map_or(&[][..], |s| s.args());
-                self.spawner.spawn(args, &plan)
+                let args = self.services.get(key).map_or(&[][..], Service::args);
+                self.spawner.spawn(args, &self.plan)
             }
         };
         let (pid, exec_errno) = match spawned {
@@ -1116,13 +1135,19 @@ impl Supervisor {
         }
         self.emit_state(None, key, now, true);
         if let Some(errno) = exec_errno {
-            let Some(s) = self.services.get(key) else { return };
-            let prog = s.args().split(|&b| b == b'\t').next().unwrap_or(b"");
-            let err = io::Error::from_raw_os_error(errno);
-            let text = format!("service {}: exec \"{}\" failed: {}", s.name, Lossy(prog), ErrText(&err));
-            log!(self.log, Error, "exec({}, ...) failed: {}", Lossy(prog), ErrText(&err));
-            self.emit(None, Event::Error { message: text.as_bytes() }, now);
+            self.report_exec_failure(key, errno, now);
         }
+    }
+
+    /// The exec of a service failed: besides its exit status 3, every
+    /// controller gets an error event naming the errno (§0 item 5).
+    fn report_exec_failure(&mut self, key: usize, errno: i32, now: Time) {
+        let Some(s) = self.services.get(key) else { return };
+        let prog = s.args().split(|&b| b == b'\t').next().unwrap_or(b"");
+        let err = io::Error::from_raw_os_error(errno);
+        let text = format!("service {}: exec \"{}\" failed: {}", s.name, Lossy(prog), ErrText(&err));
+        log!(self.log, Error, "exec({}, ...) failed: {}", Lossy(prog), ErrText(&err));
+        self.emit(None, Event::Error { message: text.as_bytes() }, now);
     }
 
     fn retry_start(&mut self, key: usize, now: Time) {
@@ -1162,11 +1187,13 @@ impl Supervisor {
         r.count += 1;
         // Two receptions never share a timestamp.
         r.last = now.max(latest + 1);
-        let keys: Vec<usize> =
-            self.services.iter().filter(|(_, _, s)| s.triggered_by(sig)).map(|(_, k, _)| k).collect();
-        for key in keys {
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.clear();
+        keys.extend(self.services.iter().filter(|(_, _, s)| s.triggered_by(sig)).map(|(_, k, _)| k));
+        for &key in &keys {
             self.request_start(key, now, now);
         }
+        self.keys = keys;
     }
 
     // ----- time ------------------------------------------------------------
