@@ -35,17 +35,19 @@ mod handle;
 #[doc(hidden)]
 pub mod log;
 pub mod process;
+pub mod processes;
 mod reactor;
 mod registry;
 mod service;
 mod supervisor;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
-mod time;
+pub mod time;
 
 pub use daemonproxy_proto as proto;
 pub use reactor::{Reactor, HANDLED_SIGNALS};
 pub use supervisor::{Outcome, Supervisor};
+pub use time::{Time, SEC};
 
 use daemonproxy_proto::LogLevel;
 

@@ -125,7 +125,7 @@ impl Reactor {
             let Some(name) = Name::from_text(&text) else { continue };
             handles.push((NameBuf::new(name), owned, what));
         }
-        let mut sup = Supervisor::new(&opts, null, handles)?;
+        let mut sup = Supervisor::with_os(&opts, null, handles)?;
         sup.log.install_write_timeout();
         let broken = |e: io::Error| Outcome::Fatal(5, format!("signal handler setup: {}", ErrText(&e)));
         let poll = Poll::new().map_err(|e| Outcome::Fatal(4, format!("epoll: {}", ErrText(&e))))?;
@@ -227,7 +227,7 @@ impl Reactor {
     /// Attaches an in-process controller: feed it lines with
     /// [`Reactor::send`] and read its events with [`Reactor::take_events`].
     pub fn attach(&mut self) -> usize {
-        self.sup.add_client(Client::new(Kind::InProcess, Io::InProcess, true, true))
+        self.sup.attach()
     }
 
     /// Gives bytes (complete lines) to an in-process controller and runs
@@ -242,9 +242,7 @@ impl Reactor {
 
     /// Moves the events queued for an in-process controller into `into`.
     pub fn take_events(&mut self, id: usize, into: &mut Vec<u8>) {
-        if let Some(c) = self.sup.clients.get_mut(id) {
-            c.take_output(into);
-        }
+        self.sup.take_events(id, into);
     }
 
     /// After `--daemonize`: the standard handles now refer to /dev/null and

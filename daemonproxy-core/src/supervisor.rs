@@ -10,9 +10,10 @@
 use crate::client::{self, Client, Dump, Io, Kind};
 use crate::handle::{self, Handle};
 use crate::log::{Log, Lossy};
+use crate::processes::{FdSource, OsProcesses, Processes, SpawnError, WaitStatus};
 use crate::registry::{NameBuf, Registry};
 use crate::service::{Exited, Service, Setting, State};
-use crate::sys::{self, fd::FdDescription, reap::WaitStatus, spawn::FdSource, spawn::SpawnError};
+use crate::sys::{self, fd::FdDescription};
 use crate::time::{secs, Time, SEC};
 use crate::{log, Options};
 use daemonproxy_proto::{
@@ -74,7 +75,7 @@ pub struct Supervisor {
     signals: [SignalRecord; 6],
     /// The log.
     pub log: Log,
-    spawner: sys::spawn::Spawner,
+    procs: Box<dyn Processes>,
     guard: Option<i64>,
     exec_args: Vec<u8>,
     pub(crate) outcome: Option<Outcome>,
@@ -110,6 +111,7 @@ impl Supervisor {
         opts: &Options,
         null: OwnedFd,
         handles: Vec<(NameBuf, OwnedFd, FdDescription)>,
+        procs: Box<dyn Processes>,
     ) -> Result<Supervisor, Outcome> {
         let fd_limit = opts.fd_pool.map(|(n, _)| n);
         let mut hs = Registry::new(fd_limit);
@@ -138,7 +140,7 @@ impl Supervisor {
             pids: HashMap::with_capacity(opts.service_pool.map_or(0, |(n, _)| n)),
             signals: RECORDED_SIGNALS.map(|signal| SignalRecord { signal, count: 0, last: 0 }),
             log,
-            spawner: sys::spawn::Spawner::new(&crate::reactor::HANDLED_SIGNALS),
+            procs,
             guard: opts.exit_guard.filter(|&g| g != 0),
             exec_args: opts.exec_args.clone(),
             outcome: None,
@@ -156,6 +158,93 @@ impl Supervisor {
             plan: Vec::new(),
             slots: Vec::new(),
         })
+    }
+
+    /// A supervisor without a reactor, for tests and simulations: the
+    /// constant handles only, its log discarded, children from `procs`.
+    /// Drive it with [`Supervisor::attach`], [`Supervisor::send`],
+    /// [`Supervisor::handle_exit`], [`Supervisor::handle_signal`] and
+    /// [`Supervisor::start_due`], passing the time explicitly.
+    pub fn simulated(opts: &Options, procs: Box<dyn Processes>) -> io::Result<Supervisor> {
+        let null = sys::fd::open_dev_null()?;
+        let mut sup = Supervisor::new(opts, null, Vec::new(), procs).map_err(|o| io::Error::other(format!("{o:?}")))?;
+        sup.log.discard();
+        Ok(sup)
+    }
+
+    /// A supervisor whose children are real processes.
+    pub(crate) fn with_os(
+        opts: &Options,
+        null: OwnedFd,
+        handles: Vec<(NameBuf, OwnedFd, FdDescription)>,
+    ) -> Result<Supervisor, Outcome> {
+        Supervisor::new(opts, null, handles, Box::new(OsProcesses::new()))
+    }
+
+    /// Attaches an in-process controller; returns its id.
+    pub fn attach(&mut self) -> usize {
+        self.add_client(Client::new(Kind::InProcess, Io::InProcess, true, true))
+    }
+
+    /// Gives bytes to an in-process controller and runs its complete lines
+    /// at `now`. Returns how many bytes fitted its input buffer.
+    pub fn send(&mut self, id: usize, bytes: &[u8], now: Time) -> usize {
+        let Some(c) = self.clients.get_mut(id) else { return 0 };
+        let n = c.framer.push(bytes);
+        self.yielded = false;
+        while self.clients.contains(id) {
+            self.run_client(id, now);
+            if !std::mem::take(&mut self.yielded) {
+                break;
+            }
+            self.start_due(now);
+        }
+        n
+    }
+
+    /// Moves the events queued for an in-process controller into `into`.
+    pub fn take_events(&mut self, id: usize, into: &mut Vec<u8>) {
+        if let Some(c) = self.clients.get_mut(id) {
+            c.take_output(into);
+        }
+    }
+
+    /// The pid of each running service, by name (for checks).
+    pub fn running(&self) -> impl Iterator<Item = (&str, i32)> {
+        self.services.iter().filter_map(|(n, _, s)| match s.state {
+            State::Up { pid, .. } => Some((n.name().as_str(), pid)),
+            _ => None,
+        })
+    }
+
+    /// Checks the supervisor's internal invariants: the pid index names
+    /// exactly the running services, and the count of pending starts is
+    /// right. Returns a description of the first violation.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut up = 0;
+        let mut starts = 0;
+        for (name, key, s) in self.services.iter() {
+            match s.state {
+                State::Up { pid, .. } => {
+                    up += 1;
+                    if self.pids.get(&pid) != Some(&key) {
+                        return Err(format!(
+                            "service {name} runs as pid {pid} but the pid index says {:?}",
+                            self.pids.get(&pid)
+                        ));
+                    }
+                }
+                State::Start(_) => starts += 1,
+                State::Down(_) => {}
+            }
+        }
+        if up != self.pids.len() {
+            return Err(format!("{} pids indexed for {up} running services", self.pids.len()));
+        }
+        if starts != self.starts {
+            return Err(format!("{starts} services in start, counter says {}", self.starts));
+        }
+        Ok(())
     }
 
     // ----- accessors used by the reactor and the CLI -------------------
@@ -657,12 +746,7 @@ impl Supervisor {
                     return self.fail("service is not running");
                 };
                 log!(self.log, Debug, "Sending signal {} to service \"{}\" pid {}", signal.number(), name, pid);
-                let r = if group {
-                    sys::fd::killpg(pid, i32::from(signal.number()))
-                } else {
-                    sys::fd::kill(pid, i32::from(signal.number()))
-                };
-                if let Err(e) = r {
+                if let Err(e) = self.procs.kill(pid, i32::from(signal.number()), group) {
                     let what = if group { "pgid" } else { "pid" };
                     return self.fail_os(&format!("can't kill {} ({} {}): ", name, what, pid), &e);
                 }
@@ -1038,7 +1122,7 @@ impl Supervisor {
     }
 
     /// Starts every service whose start is due (§9.2).
-    pub(crate) fn start_due(&mut self, now: Time) {
+    pub fn start_due(&mut self, now: Time) {
         if self.starts == 0 {
             return;
         }
@@ -1110,11 +1194,11 @@ impl Supervisor {
         let spawned = match missing {
             Some(n) => {
                 log!(self.log, Error, "file descriptor \"{}\" does not exist", n);
-                self.spawner.spawn_aborting().map_err(SpawnError::Fork)
+                self.procs.spawn_aborting().map_err(SpawnError::Fork)
             }
             None => {
                 let args = self.services.get(key).map_or(&[][..], Service::args);
-                self.spawner.spawn(args, &self.plan)
+                self.procs.spawn(args, &self.plan)
             }
         };
         let (pid, exec_errno) = match spawned {
@@ -1157,7 +1241,7 @@ impl Supervisor {
     }
 
     /// A child was reaped (§9.4, §9.5).
-    pub(crate) fn handle_exit(&mut self, pid: i32, status: WaitStatus, now: Time) {
+    pub fn handle_exit(&mut self, pid: i32, status: WaitStatus, now: Time) {
         let Some(key) = self.pids.remove(&pid) else {
             log!(self.log, Debug, "reaped pid {} which belongs to no service", pid);
             return;
@@ -1181,7 +1265,7 @@ impl Supervisor {
     }
 
     /// A recorded signal arrived (§10.2, §9.5).
-    pub(crate) fn handle_signal(&mut self, sig: Signal, now: Time) {
+    pub fn handle_signal(&mut self, sig: Signal, now: Time) {
         let latest = self.signals.iter().map(|r| r.last).max().unwrap_or(0);
         let Some(r) = self.signals.iter_mut().find(|r| r.signal == sig) else { return };
         r.count += 1;
@@ -1199,7 +1283,7 @@ impl Supervisor {
     // ----- time ------------------------------------------------------------
 
     /// Applies blocked-output timeouts (§3.9).
-    pub(crate) fn check_timeouts(&mut self, now: Time) {
+    pub fn check_timeouts(&mut self, now: Time) {
         let mut close = Vec::new();
         for (id, c) in self.clients.iter_mut() {
             let Some(since) = c.blocked_since else { continue };
@@ -1223,7 +1307,7 @@ impl Supervisor {
     }
 
     /// The next time something is due (a start, a timeout, a log retry).
-    pub(crate) fn next_deadline(&self) -> Option<Time> {
+    pub fn next_deadline(&self) -> Option<Time> {
         let starts = (self.starts > 0)
             .then(|| {
                 self.services.iter().filter_map(|(_, _, s)| match s.state {

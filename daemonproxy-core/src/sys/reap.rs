@@ -6,7 +6,7 @@
 
 /// How a child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum WaitStatus {
+pub enum WaitStatus {
     /// It called `exit`/`_exit` with this status.
     Exited(u8),
     /// It was killed by this signal.

@@ -36,7 +36,7 @@ extern "C" {
 
 /// Where descriptor *i* of a child comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FdSource {
+pub enum FdSource {
     /// Left closed in the child.
     Closed,
     /// A duplicate of this descriptor of ours (its file status flags, such as
@@ -46,7 +46,7 @@ pub(crate) enum FdSource {
 
 /// Why a spawn did not start the program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SpawnError {
+pub enum SpawnError {
     /// The exec failed with this errno (`ENOENT`, `EACCES`, ...); a stand-in
     /// child with this pid was started instead and exits with status 3 at once,
     /// so the service still goes `up` and then `down ... exit 3`.
