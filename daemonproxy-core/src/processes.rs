@@ -10,14 +10,16 @@ use crate::sys;
 use std::io;
 
 pub use crate::sys::reap::WaitStatus;
-pub use crate::sys::spawn::{FdSource, SpawnError};
+pub use crate::sys::spawn::{exec_status, FdSource, SpawnError, Spawned};
 
 /// Starts and signals the supervisor's children.
 pub trait Processes {
     /// Starts `argv` (TAB-separated; the first field is the program, found
     /// in `PATH`) with descriptor *i* taken from `fds[i]`, in a new session,
-    /// with default signal dispositions and an empty signal mask.
-    fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<i32, SpawnError>;
+    /// with default signal dispositions and an empty signal mask. An exec
+    /// failure may be reported at once (`SpawnError::Exec`) or later,
+    /// through `Spawned::status` (see [`exec_status`]).
+    fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError>;
 
     /// Starts a child that dies of SIGABRT at once (a service whose
     /// descriptor list names a missing handle, §9.3). `Err(errno)` if no
@@ -54,7 +56,7 @@ impl Default for OsProcesses {
 }
 
 impl Processes for OsProcesses {
-    fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<i32, SpawnError> {
+    fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError> {
         self.spawner.spawn(argv, fds)
     }
 
@@ -125,11 +127,11 @@ impl Simulated {
 }
 
 impl Processes for Simulated {
-    fn spawn(&mut self, argv: &[u8], _fds: &[FdSource]) -> Result<i32, SpawnError> {
+    fn spawn(&mut self, argv: &[u8], _fds: &[FdSource]) -> Result<Spawned, SpawnError> {
         if let Some(errno) = self.state.borrow().fail_fork {
             return Err(SpawnError::Fork(errno));
         }
-        Ok(self.start(argv))
+        Ok(Spawned { pid: self.start(argv), status: None })
     }
 
     fn spawn_aborting(&mut self) -> Result<i32, i32> {

@@ -337,6 +337,7 @@ impl Reactor {
         while let Some((pid, status)) = sys::reap::reap_one() {
             self.sup.handle_exit(pid, status, now);
         }
+        self.sup.poll_execs(None, now);
         self.sup.start_due(now);
         if self.listener_ready {
             self.listener_ready = false;

@@ -10,7 +10,7 @@
 use crate::client::{self, Client, Dump, Io, Kind};
 use crate::handle::{self, Handle};
 use crate::log::{Log, Lossy};
-use crate::processes::{FdSource, OsProcesses, Processes, SpawnError, WaitStatus};
+use crate::processes::{exec_status, FdSource, OsProcesses, Processes, SpawnError, Spawned, WaitStatus};
 use crate::registry::{NameBuf, Registry};
 use crate::service::{Exited, Service, Setting, State};
 use crate::sys::{self, fd::FdDescription};
@@ -72,6 +72,8 @@ pub struct Supervisor {
     pub(crate) dead: Vec<Client>,
     pub(crate) io_changes: Vec<IoChange>,
     pids: HashMap<i32, usize>,
+    /// Status pipes of children whose exec has not reported yet: (pid, pipe).
+    execs: Vec<(i32, OwnedFd)>,
     signals: [SignalRecord; 6],
     /// The log.
     pub log: Log,
@@ -137,6 +139,7 @@ impl Supervisor {
             clients: Slab::new(),
             dead: Vec::new(),
             io_changes: Vec::new(),
+            execs: Vec::new(),
             pids: HashMap::with_capacity(opts.service_pool.map_or(0, |(n, _)| n)),
             signals: RECORDED_SIGNALS.map(|signal| SignalRecord { signal, count: 0, last: 0 }),
             log,
@@ -1194,7 +1197,7 @@ impl Supervisor {
         let spawned = match missing {
             Some(n) => {
                 log!(self.log, Error, "file descriptor \"{}\" does not exist", n);
-                self.procs.spawn_aborting().map_err(SpawnError::Fork)
+                self.procs.spawn_aborting().map(|pid| Spawned { pid, status: None }).map_err(SpawnError::Fork)
             }
             None => {
                 let args = self.services.get(key).map_or(&[][..], Service::args);
@@ -1202,7 +1205,12 @@ impl Supervisor {
             }
         };
         let (pid, exec_errno) = match spawned {
-            Ok(pid) => (pid, None),
+            Ok(Spawned { pid, status }) => {
+                if let Some(fd) = status {
+                    self.execs.push((pid, fd));
+                }
+                (pid, None)
+            }
             Err(SpawnError::Exec(errno, pid)) => (pid, Some(errno)),
             Err(SpawnError::Fork(errno)) => {
                 log!(self.log, Error, "fork failed: {}", ErrText(&io::Error::from_raw_os_error(errno)));
@@ -1240,8 +1248,34 @@ impl Supervisor {
         self.emit_state(None, key, now, true);
     }
 
+    /// Reads the status pipes of children whose exec is pending: closes
+    /// those that exec'd, reports those whose exec failed (§0 item 5).
+    /// `only`: just this pid (at its reaping, before its `down`).
+    pub(crate) fn poll_execs(&mut self, only: Option<i32>, now: Time) {
+        let mut i = 0;
+        while i < self.execs.len() {
+            let (pid, ref fd) = self.execs[i];
+            if only.is_some_and(|p| p != pid) {
+                i += 1;
+                continue;
+            }
+            match exec_status(fd) {
+                None => i += 1,
+                Some(result) => {
+                    self.execs.swap_remove(i);
+                    if let (Err(errno), Some(&key)) = (result, self.pids.get(&pid)) {
+                        self.report_exec_failure(key, errno, now);
+                    }
+                }
+            }
+        }
+    }
+
     /// A child was reaped (§9.4, §9.5).
     pub fn handle_exit(&mut self, pid: i32, status: WaitStatus, now: Time) {
+        if !self.execs.is_empty() {
+            self.poll_execs(Some(pid), now);
+        }
         let Some(key) = self.pids.remove(&pid) else {
             log!(self.log, Debug, "reaped pid {} which belongs to no service", pid);
             return;

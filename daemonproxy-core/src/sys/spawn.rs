@@ -1,26 +1,30 @@
 //! Starting service processes, and replacing the daemon on exit.
 //!
-//! Services are started with glibc's `posix_spawnp`, which clones with
-//! `CLONE_VM | CLONE_VFORK`: the parent's memory is not copied, and between
-//! clone and exec only glibc's own async-signal-safe code runs (it blocks all
-//! signals around the clone and resets every caught signal to the default in
-//! the child, so no handler of ours ever runs there). The child:
+//! Services are started with `fork` and `execve`. Everything the child needs
+//! (argv, the PATH candidates execvp would try, the descriptor plan, a status
+//! pipe) is prepared before the fork; the child then makes only
+//! async-signal-safe system calls. A plain fork (not vfork/posix_spawn, which
+//! suspend the daemon until the child's exec is done) lets the daemon go on
+//! at once while the exec runs on another core: starting many services at
+//! once is then bounded by the fork, not by the exec. All signals are blocked
+//! around the fork, so no handler of ours runs in the child. The child:
 //!
-//! * starts a new session (`POSIX_SPAWN_SETSID`, PROTOCOL.md §0 item 2);
-//! * gets an empty signal mask and the default disposition for the daemon's
-//!   handled signals and SIGPIPE (Rust ignores SIGPIPE, and an ignored signal
-//!   would otherwise stay ignored across exec);
+//! * resets the daemon's handled signals and SIGPIPE to the default (Rust
+//!   ignores SIGPIPE, and an ignored signal would stay ignored across exec);
+//! * starts a new session (PROTOCOL.md §0 item 2);
 //! * gets exactly its descriptor plan at 0..N-1 and nothing else (see
-//!   [`Spawner::spawn`]);
+//!   [`Spawner::spawn`]), and an empty signal mask;
 //! * inherits `environ`, the current directory, umask and limits.
 //!
-//! `posix_spawnp` reports a failed exec synchronously and leaves no child, but
-//! the protocol wants the service to go `up` and then `down` with exit status
-//! 3, so a failed exec forks a stand-in child that exits with status 3 at once
-//! ([`SpawnError::Exec`]).
+//! A failed exec writes its errno to the close-on-exec status pipe and exits
+//! with status 3, so the service goes `up` and then `down ... exit 3` as in
+//! the original; the daemon reads the pipe without blocking ([`exec_status`])
+//! and reports the errno before the `down` event. Errors found before the
+//! fork (a NUL in argv) fork a stand-in child that exits with status 3 at
+//! once ([`SpawnError::Exec`]).
 //!
 //! The scratch buffers of a [`Spawner`] are reused, so a steady state of spawns
-//! does not allocate in Rust (glibc allocates its file-action list).
+//! does not allocate.
 
 use std::ffi::{c_char, c_int};
 use std::mem::{self, MaybeUninit};
@@ -58,150 +62,163 @@ pub enum SpawnError {
     Fork(i32),
 }
 
-/// Reusable state for starting services: the spawn attributes (flags and
-/// signal sets, set once) and scratch buffers for argv and the descriptor plan.
+/// A started child and, while its exec is pending, the read end of its
+/// status pipe: EOF once the exec succeeded (the write end is close-on-exec),
+/// or the exec's errno (4 bytes, native endian) before the child exits with 3.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The child's pid.
+    pub pid: i32,
+    /// Non-blocking read end of the status pipe (`None` when the outcome is
+    /// already known).
+    pub status: Option<OwnedFd>,
+}
+
+/// Reads a child's status pipe without blocking: `Some(Ok(()))` exec
+/// succeeded, `Some(Err(errno))` it failed, `None` not known yet.
+pub fn exec_status(fd: &OwnedFd) -> Option<Result<(), i32>> {
+    let mut buf = [0u8; 4];
+    // SAFETY: reads at most 4 bytes into a local buffer from a descriptor we
+    // own.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    match n {
+        0 => Some(Ok(())),
+        4 => Some(Err(i32::from_ne_bytes(buf))),
+        n if n < 0 && matches!(errno(), libc::EAGAIN | libc::EINTR) => None,
+        // A short read cannot happen for 4 bytes written at once; treat any
+        // other failure as "exec did not report an error".
+        _ => Some(Ok(())),
+    }
+}
+
+/// Reusable state for starting services: the signals to reset and scratch
+/// buffers for argv, the exec candidates and the descriptor plan, so that a
+/// steady state of spawns does not allocate.
 pub(crate) struct Spawner {
-    /// Initialised once in `new`, destroyed in `Drop`; boxed so its address
-    /// never changes.
-    attr: Box<libc::posix_spawnattr_t>,
+    /// Signals reset to the default disposition in the child.
+    reset: Vec<c_int>,
     /// The argument fields, each NUL-terminated.
     args: Vec<u8>,
     /// Pointers into `args`, NULL-terminated; rebuilt by every spawn.
     argp: Vec<*mut c_char>,
+    /// Candidate program paths (the PATH search of execvp, done before the
+    /// fork), each NUL-terminated.
+    paths: Vec<u8>,
+    /// Pointers into `paths`.
+    pathp: Vec<*const c_char>,
     /// Sources below N moved out of the way: (original, temporary ≥ N).
     temps: Vec<(RawFd, OwnedFd)>,
     /// Resolved source per slot, -1 for closed.
     plan: Vec<RawFd>,
 }
 
-// SAFETY: the raw pointers in `argp` are scratch: rebuilt from `args` at the
-// start of every spawn and never dereferenced outside it, so the Spawner can
-// move between threads. posix_spawnattr_t is plain data in glibc.
+// SAFETY: the raw pointers in `argp`/`pathp` are scratch: rebuilt from
+// `args`/`paths` at the start of every spawn and never dereferenced outside
+// it, so the Spawner can move between threads.
 unsafe impl Send for Spawner {}
 
 impl Spawner {
     /// Prepares spawning. `reset_signals`: the signals whose disposition the
     /// child resets to the default (the daemon's handled signals; SIGPIPE is
-    /// always added). Invalid numbers are ignored.
+    /// always added, since Rust programs ignore it).
     pub(crate) fn new(reset_signals: &[i32]) -> Spawner {
-        let mut attr = Box::new(MaybeUninit::<libc::posix_spawnattr_t>::uninit());
-        // SAFETY: posix_spawnattr_init initialises the attribute object it is
-        // given (glibc: it only fills in plain fields and cannot fail).
-        let rc = unsafe { libc::posix_spawnattr_init(attr.as_mut_ptr()) };
-        assert_eq!(rc, 0, "posix_spawnattr_init");
-        // SAFETY: initialised just above; MaybeUninit<T> has T's layout.
-        let mut attr: Box<libc::posix_spawnattr_t> = unsafe { Box::from_raw(Box::into_raw(attr).cast()) };
-        let empty = sigset_empty();
-        let mut reset = sigset_empty();
-        for &sig in reset_signals.iter().chain(&[libc::SIGPIPE]) {
-            // SAFETY: `reset` is an initialised sigset; invalid numbers only
-            // make sigaddset fail with EINVAL.
-            unsafe { libc::sigaddset(&mut reset, sig) };
+        let mut reset: Vec<c_int> = reset_signals.to_vec();
+        reset.push(libc::SIGPIPE);
+        Spawner {
+            reset,
+            args: Vec::new(),
+            argp: Vec::new(),
+            paths: Vec::new(),
+            pathp: Vec::new(),
+            temps: Vec::new(),
+            plan: Vec::new(),
         }
-        let flags = libc::POSIX_SPAWN_SETSID
-            | libc::POSIX_SPAWN_SETSIGMASK as libc::c_short
-            | libc::POSIX_SPAWN_SETSIGDEF as libc::c_short;
-        // SAFETY: `attr` is initialised and the sets are valid sigsets; these
-        // setters only copy their arguments (they fail only for unknown flags).
-        unsafe {
-            let rc = libc::posix_spawnattr_setflags(&mut *attr, flags);
-            assert_eq!(rc, 0, "posix_spawnattr_setflags");
-            libc::posix_spawnattr_setsigmask(&mut *attr, &empty);
-            libc::posix_spawnattr_setsigdefault(&mut *attr, &reset);
-        }
-        Spawner { attr, args: Vec::new(), argp: Vec::new(), temps: Vec::new(), plan: Vec::new() }
     }
 
-    /// Starts a service and returns its pid.
+    /// Starts a service.
     ///
     /// `argv`: the TAB-separated argument list; the first field is the program
-    /// (searched in `PATH` unless it contains `/`) and also `argv[0]`. Empty
-    /// fields are kept as empty arguments; an empty list is one empty program
-    /// name, whose exec fails with `ENOENT`. A NUL byte anywhere gives
-    /// `SpawnError::Exec(EINVAL, ..)`.
+    /// (searched in `PATH` unless it contains `/`, as execvp does) and also
+    /// `argv[0]`. An empty list is one empty program name (`ENOENT`). A NUL
+    /// byte anywhere gives `SpawnError::Exec(EINVAL, ..)`.
     ///
     /// `fds`: entry *i* becomes descriptor *i* of the child; `Closed` entries
     /// and every number ≥ N are closed. Sources numbered below N are first
     /// duplicated (close-on-exec) to temporaries ≥ N in the parent, so no
-    /// `dup2` can clobber a source; then each open slot gets `dup2(src, i)`
-    /// (which clears close-on-exec on the copy), each closed slot below the
-    /// last open one that is open in the parent gets a close, and
-    /// `closefrom(last open slot + 1)` closes everything else, temporaries
-    /// included. The temporaries are closed again before returning.
-    pub(crate) fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<i32, SpawnError> {
+    /// `dup2` in the child can clobber a source.
+    ///
+    /// The child is forked (not vforked): the daemon goes on at once and the
+    /// exec runs in parallel, which is what makes many starts at once fast.
+    /// Between fork and exec the child makes only async-signal-safe system
+    /// calls on data prepared here: reset the handled signals, `setsid`,
+    /// `dup2` the plan, close everything else, clear the signal mask, try
+    /// each exec candidate, and on failure write the errno to the status pipe
+    /// and `_exit(3)`.
+    pub(crate) fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError> {
         if argv.contains(&0) {
             return Err(stand_in(libc::EINVAL));
         }
-        let result = self.plan_and_spawn(argv, fds);
+        let result = self.prepare_and_fork(argv, fds);
         // Close the temporaries (the child has its copies).
         self.temps.clear();
-        match result {
-            Ok(pid) => Ok(pid),
-            Err(e) if is_fork_errno(e) => Err(SpawnError::Fork(e)),
-            Err(e) => Err(stand_in(e)),
-        }
+        result
     }
 
-    /// Builds argv and the file actions and calls posix_spawnp; `Err(errno)`.
-    fn plan_and_spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<i32, i32> {
+    fn prepare_and_fork(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError> {
         self.build_argv(argv);
-        let n = c_int::try_from(fds.len()).map_err(|_| libc::EINVAL)?;
+        self.build_candidates(argv.split(|&b| b == b'\t').next().unwrap_or(b""));
+        let n = c_int::try_from(fds.len()).map_err(|_| stand_in(libc::EINVAL))?;
         self.temps.clear();
         self.plan.clear();
         for src in fds {
             let resolved = match *src {
                 FdSource::Closed => -1,
-                FdSource::Fd(fd) if fd < 0 => return Err(libc::EBADF),
+                FdSource::Fd(fd) if fd < 0 => return Err(stand_in(libc::EBADF)),
                 FdSource::Fd(fd) if fd < n => match self.temps.iter().find(|(orig, _)| *orig == fd) {
                     Some((_, tmp)) => tmp.as_raw_fd(),
                     None => {
-                        // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor
-                        // ≥ n, which we own from here on.
-                        let tmp = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, n) };
-                        if tmp < 0 {
-                            return Err(errno());
-                        }
-                        // SAFETY: `tmp` was just created for us.
-                        self.temps.push((fd, unsafe { OwnedFd::from_raw_fd(tmp) }));
-                        tmp
+                        let tmp = dup_above(fd, n).map_err(fork_or_stand_in)?;
+                        let raw = tmp.as_raw_fd();
+                        self.temps.push((fd, tmp));
+                        raw
                     }
                 },
                 FdSource::Fd(fd) => fd,
             };
             self.plan.push(resolved);
         }
-        let open_end = self.plan.iter().rposition(|&s| s >= 0).map_or(0, |i| i + 1);
-
-        let mut actions = FileActions::new()?;
-        for (slot, &src) in self.plan.iter().enumerate() {
-            let slot = slot as c_int;
-            if src >= 0 {
-                actions.dup2(src, slot)?;
-            } else if (slot as usize) < open_end && is_open(slot) {
-                // A closed slot below the last open one, currently open in the
-                // parent (e.g. our fd 0 for a "-" first entry): close it. Slots
-                // closed in the parent need nothing (and glibc 2.36 would
-                // ignore EBADF for them anyway); slots from `open_end` on are
-                // covered by closefrom.
-                actions.close(slot)?;
-            }
-        }
-        actions.closefrom(open_end as c_int)?;
-
-        let mut pid: libc::pid_t = 0;
-        // SAFETY: `argp` is a NULL-terminated array of pointers to
-        // NUL-terminated strings in `args` (built above, not modified until
-        // the call returns); `actions` and `attr` are initialised; `environ`
-        // is glibc's NULL-terminated environment (it must not be modified
-        // concurrently: std::env::set_var is unsafe for this reason).
-        let rc = unsafe {
-            libc::posix_spawnp(&mut pid, self.argp[0], actions.as_ptr(), &*self.attr, self.argp.as_ptr(), environ)
+        // The status pipe's write end must survive the plan: put it above N.
+        let (status_r, status_w0) = pipe_cloexec_nonblock().map_err(SpawnError::Fork)?;
+        let status_w = dup_above(status_w0.as_raw_fd(), n.max(3)).map_err(SpawnError::Fork)?;
+        drop(status_w0);
+        let child = Child {
+            reset: &self.reset,
+            plan: &self.plan,
+            argp: self.argp.as_ptr(),
+            pathp: &self.pathp,
+            status_fd: status_w.as_raw_fd(),
         };
-        if rc == 0 {
-            Ok(pid)
-        } else {
-            Err(rc)
+        let all = sigset_full();
+        let mut old = sigset_empty();
+        // SAFETY: valid sigsets; only the calling thread's mask changes, so no
+        // handler of ours can run in the child before it resets them.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old) };
+        // SAFETY: the child runs only `Child::exec`, which makes
+        // async-signal-safe system calls on memory prepared above (copied by
+        // fork) and never returns; so it cannot touch locks held by other
+        // threads of the parent.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            child.exec();
         }
+        let err = errno();
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, ptr::null_mut()) };
+        drop(status_w);
+        if pid < 0 {
+            return Err(SpawnError::Fork(err));
+        }
+        Ok(Spawned { pid, status: Some(status_r) })
     }
 
     /// Fills `args`/`argp` from the TAB-separated list.
@@ -225,6 +242,39 @@ impl Spawner {
         self.argp.push(ptr::null_mut());
     }
 
+    /// Fills `paths`/`pathp` with the programs execvp would try: `prog`
+    /// itself if it contains `/`, else `DIR/prog` for each directory of
+    /// `PATH` (default `/bin:/usr/bin`; an empty entry is the current
+    /// directory). Nothing for an empty name.
+    fn build_candidates(&mut self, prog: &[u8]) {
+        self.paths.clear();
+        if prog.contains(&b'/') {
+            self.paths.extend_from_slice(prog);
+            self.paths.push(0);
+        } else if !prog.is_empty() {
+            let path = env_path();
+            for dir in path.split(|&b| b == b':') {
+                if dir.is_empty() {
+                    self.paths.extend_from_slice(b".");
+                } else {
+                    self.paths.extend_from_slice(dir);
+                }
+                self.paths.push(b'/');
+                self.paths.extend_from_slice(prog);
+                self.paths.push(0);
+            }
+        }
+        self.pathp.clear();
+        let base = self.paths.as_ptr();
+        let mut start = 0;
+        for (i, &b) in self.paths.iter().enumerate() {
+            if b == 0 {
+                self.pathp.push(base.wrapping_add(start).cast::<c_char>());
+                start = i + 1;
+            }
+        }
+    }
+
     /// Starts a child that dies of SIGABRT at once: the service's descriptor
     /// list names a handle that does not exist, and the original's child calls
     /// `abort()` then (PROTOCOL.md §9.3 step 2). The child starts a new session,
@@ -236,22 +286,141 @@ impl Spawner {
     }
 }
 
-impl Drop for Spawner {
-    fn drop(&mut self) {
-        // SAFETY: `attr` was initialised in `new` and is destroyed once.
-        unsafe { libc::posix_spawnattr_destroy(&mut *self.attr) };
+/// `PATH` from the environment (borrowed from `environ`), or the default.
+fn env_path() -> &'static [u8] {
+    // SAFETY: getenv returns NULL or a pointer into the environment, which
+    // stays valid as long as nobody modifies the environment concurrently
+    // (the same contract as `environ` below; std::env::set_var is unsafe for
+    // this reason). The bytes are copied into our buffer before any change
+    // the daemon itself could make.
+    unsafe {
+        let p = libc::getenv(c"PATH".as_ptr());
+        if p.is_null() {
+            b"/bin:/usr/bin"
+        } else {
+            std::ffi::CStr::from_ptr(p).to_bytes()
+        }
     }
 }
 
-/// Errors worth a retry (PROTOCOL.md §9.6) rather than an exit-3 stand-in:
-/// resource exhaustion. posix_spawnp returns one errno for every phase, so
-/// the phase cannot be told apart; these are what clone, the parent-side
-/// preparation (duplicating sources, glibc's allocations) and the stack
-/// mapping fail with. An exec failing the same way (`ENOMEM`, `EMFILE`,
-/// `ENFILE` while opening the program) is then retried too, which suits a
-/// transient shortage.
-fn is_fork_errno(e: i32) -> bool {
-    matches!(e, libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE)
+/// What the forked child needs, prepared by the parent.
+struct Child<'a> {
+    reset: &'a [c_int],
+    plan: &'a [RawFd],
+    argp: *const *mut c_char,
+    pathp: &'a [*const c_char],
+    status_fd: RawFd,
+}
+
+impl Child<'_> {
+    /// Runs in the forked child: async-signal-safe system calls only, on
+    /// memory prepared before the fork; never returns.
+    fn exec(&self) -> ! {
+        // SAFETY: every call below is an async-signal-safe system call (or a
+        // glibc wrapper of one) taking pointers to data that the parent
+        // prepared before the fork and that this child owns a copy of;
+        // nothing allocates or takes a lock.
+        unsafe {
+            let mut dfl: libc::sigaction = mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            for &sig in self.reset {
+                libc::sigaction(sig, &dfl, ptr::null_mut());
+            }
+            libc::setsid();
+            let n = self.plan.len() as c_int;
+            for (slot, &src) in self.plan.iter().enumerate() {
+                let slot = slot as c_int;
+                if src >= 0 {
+                    if libc::dup2(src, slot) < 0 {
+                        self.fail(errno());
+                    }
+                } else {
+                    libc::close(slot);
+                }
+            }
+            close_range(n, self.status_fd - 1);
+            close_range(self.status_fd + 1, c_int::MAX);
+            let empty = sigset_empty();
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
+            let mut err = libc::ENOENT;
+            let mut denied = false;
+            for &path in self.pathp {
+                libc::execve(path, self.argp.cast(), environ.cast());
+                err = errno();
+                match err {
+                    libc::EACCES => denied = true,
+                    libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT => {}
+                    _ => break,
+                }
+            }
+            if denied && matches!(err, libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT) {
+                err = libc::EACCES;
+            }
+            self.fail(err)
+        }
+    }
+
+    /// Reports `err` on the status pipe and exits with status 3.
+    fn fail(&self, err: c_int) -> ! {
+        let bytes = err.to_ne_bytes();
+        // SAFETY: write and _exit are async-signal-safe; `bytes` is local.
+        unsafe {
+            libc::write(self.status_fd, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(3)
+        }
+    }
+}
+
+/// Closes descriptors `from..=to` (nothing if `from > to`).
+///
+/// # Safety
+/// Only for a forked child about to exec: it closes descriptors without
+/// regard to their owners.
+unsafe fn close_range(from: c_int, to: c_int) {
+    if from > to || from < 0 {
+        return;
+    }
+    // SAFETY: close_range takes no pointers; see the function's contract.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, from as libc::c_uint, to as libc::c_uint, 0) };
+    if r < 0 {
+        // Kernels before 5.9: close what the original closed, up to 1023.
+        for fd in from..=to.min(1023) {
+            // SAFETY: as above.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// A close-on-exec, non-blocking pipe; `Err(errno)`.
+fn pipe_cloexec_nonblock() -> Result<(OwnedFd, OwnedFd), i32> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: pipe2 fills the two-element array it is given.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } < 0 {
+        return Err(errno());
+    }
+    // SAFETY: both descriptors were just created for us.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A close-on-exec duplicate of `fd` numbered at least `min`; `Err(errno)`.
+fn dup_above(fd: RawFd, min: c_int) -> Result<OwnedFd, i32> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor ≥ min, which we own.
+    let tmp = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    if tmp < 0 {
+        return Err(errno());
+    }
+    // SAFETY: `tmp` was just created for us.
+    Ok(unsafe { OwnedFd::from_raw_fd(tmp) })
+}
+
+/// A failure to duplicate a source: resource exhaustion is worth a retry,
+/// anything else (a closed source, EBADF) is reported like an exec failure.
+fn fork_or_stand_in(e: i32) -> SpawnError {
+    if matches!(e, libc::EMFILE | libc::ENFILE | libc::ENOMEM) {
+        SpawnError::Fork(e)
+    } else {
+        stand_in(e)
+    }
 }
 
 /// Reports an exec failure through a stand-in child exiting with status 3.
@@ -335,62 +504,6 @@ pub(super) fn sigset_full() -> libc::sigset_t {
     unsafe {
         libc::sigfillset(set.as_mut_ptr());
         set.assume_init()
-    }
-}
-
-/// Whether descriptor `fd` is open in this process.
-fn is_open(fd: c_int) -> bool {
-    // SAFETY: F_GETFD takes no pointer argument.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
-}
-
-/// Owns a `posix_spawn_file_actions_t` for one spawn.
-struct FileActions(Box<libc::posix_spawn_file_actions_t>);
-
-impl FileActions {
-    fn new() -> Result<FileActions, i32> {
-        let mut fa = Box::new(MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit());
-        // SAFETY: init initialises the object it is given.
-        let rc = unsafe { libc::posix_spawn_file_actions_init(fa.as_mut_ptr()) };
-        if rc != 0 {
-            return Err(rc);
-        }
-        // SAFETY: initialised just above; MaybeUninit<T> has T's layout.
-        Ok(FileActions(unsafe { Box::from_raw(Box::into_raw(fa).cast()) }))
-    }
-
-    fn as_ptr(&self) -> *const libc::posix_spawn_file_actions_t {
-        &*self.0
-    }
-
-    fn dup2(&mut self, src: c_int, target: c_int) -> Result<(), i32> {
-        // SAFETY: the object is initialised; the call records two ints.
-        rc(unsafe { libc::posix_spawn_file_actions_adddup2(&mut *self.0, src, target) })
-    }
-
-    fn close(&mut self, fd: c_int) -> Result<(), i32> {
-        // SAFETY: as above.
-        rc(unsafe { libc::posix_spawn_file_actions_addclose(&mut *self.0, fd) })
-    }
-
-    fn closefrom(&mut self, from: c_int) -> Result<(), i32> {
-        // SAFETY: as above (glibc ≥ 2.34).
-        rc(unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut *self.0, from) })
-    }
-}
-
-impl Drop for FileActions {
-    fn drop(&mut self) {
-        // SAFETY: initialised in `new`, destroyed once.
-        unsafe { libc::posix_spawn_file_actions_destroy(&mut *self.0) };
-    }
-}
-
-fn rc(code: c_int) -> Result<(), i32> {
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(code)
     }
 }
 
@@ -552,10 +665,29 @@ mod tests {
     fn run(sp: &mut Spawner, argv: &[u8], plan: impl FnOnce(RawFd) -> Vec<FdSource>) -> (i32, Vec<u8>, WaitStatus) {
         let (out_r, out_w) = fd::pipe(false).unwrap();
         let plan = plan(out_w.as_raw_fd());
-        let pid = sp.spawn(argv, &plan).unwrap_or_else(|e| panic!("spawn: {e:?}"));
+        let pid = sp.spawn(argv, &plan).unwrap_or_else(|e| panic!("spawn: {e:?}")).pid;
         drop(out_w);
         let out = read_all(&out_r);
         (pid, out, wait(pid))
+    }
+
+    /// The errno and pid of a failed exec, reported at once or through the
+    /// status pipe (read after the child exited, so it is complete).
+    fn exec_failure(r: Result<Spawned, SpawnError>) -> (i32, i32) {
+        match r {
+            Err(SpawnError::Exec(e, pid)) => (e, pid),
+            Ok(Spawned { pid, status: Some(fd) }) => {
+                // Wait for the report without reaping (the caller reaps).
+                let mut fds = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                // SAFETY: one valid pollfd.
+                unsafe { libc::poll(&mut fds, 1, 10_000) };
+                match exec_status(&fd) {
+                    Some(Err(e)) => (e, pid),
+                    other => panic!("expected an exec failure, got {other:?}"),
+                }
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     fn sh(script: &str) -> Vec<u8> {
@@ -626,7 +758,7 @@ mod tests {
         let mut sp = Spawner::new(&[]);
         // No descriptors at all: the exit status tells.
         let none = sh(r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && exit 1; done; exit 0"#);
-        let pid = sp.spawn(&none, &[]).unwrap();
+        let pid = sp.spawn(&none, &[]).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(0));
         // Many slots (more than the original's arrays allowed), the same
         // source several times, a trailing closed slot.
@@ -691,14 +823,10 @@ mod tests {
             (b"/bin/true\ta\0b", libc::EINVAL),
         ];
         for (argv, want) in cases {
-            match sp.spawn(argv, &[FdSource::Closed]) {
-                Err(SpawnError::Exec(e, pid)) => {
-                    assert_eq!(e, want, "{}", String::from_utf8_lossy(argv));
-                    assert!(pid > 0);
-                    assert_eq!(wait(pid), WaitStatus::Exited(3));
-                }
-                other => panic!("{other:?}"),
-            }
+            let (e, pid) = exec_failure(sp.spawn(argv, &[FdSource::Closed]));
+            assert_eq!(e, want, "{}", String::from_utf8_lossy(argv));
+            assert!(pid > 0);
+            assert_eq!(wait(pid), WaitStatus::Exited(3));
         }
         // A plan naming a descriptor that is not open (the highest number
         // the limit allows, which nothing in this test process uses).
@@ -706,13 +834,13 @@ mod tests {
         // SAFETY: `lim` is a valid, writable rlimit.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
         let unused = (lim.rlim_cur.min(1 << 20) - 1) as RawFd;
-        assert!(!is_open(unused));
-        match sp.spawn(b"/bin/true", &[FdSource::Fd(unused)]) {
-            Err(SpawnError::Exec(libc::EBADF, pid)) => assert_eq!(wait(pid), WaitStatus::Exited(3)),
-            other => panic!("{other:?}"),
-        }
+        // SAFETY: F_GETFD takes no pointer.
+        assert_eq!(unsafe { libc::fcntl(unused, libc::F_GETFD) }, -1);
+        let (e, pid) = exec_failure(sp.spawn(b"/bin/true", &[FdSource::Fd(unused)]));
+        assert_eq!(e, libc::EBADF);
+        assert_eq!(wait(pid), WaitStatus::Exited(3));
         // And a normal spawn still works afterwards.
-        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[]).unwrap();
+        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[]).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(5));
     }
 
