@@ -26,11 +26,47 @@ pub enum Kind {
     Special(Special),
 }
 
+/// The descriptor a handle holds.
+#[derive(Debug)]
+pub enum HeldFd {
+    /// A descriptor the daemon created or took over.
+    Owned(OwnedFd),
+    /// One of 0..2 as found at start-up. Closed when its handle is deleted
+    /// or replaced (as in the original), but not when the supervisor is
+    /// dropped: a program embedding the library keeps its standard
+    /// descriptors.
+    Std(RawFd),
+}
+
+impl HeldFd {
+    /// The descriptor number.
+    pub fn raw(&self) -> RawFd {
+        match self {
+            HeldFd::Owned(fd) => fd.as_raw_fd(),
+            HeldFd::Std(fd) => *fd,
+        }
+    }
+
+    /// Closes the descriptor (the handle was deleted or replaced).
+    pub fn close(self) {
+        match self {
+            HeldFd::Owned(fd) => drop(fd),
+            HeldFd::Std(fd) => crate::sys::raw::close_std(fd),
+        }
+    }
+}
+
+impl From<OwnedFd> for HeldFd {
+    fn from(fd: OwnedFd) -> HeldFd {
+        HeldFd::Owned(fd)
+    }
+}
+
 /// One named handle.
 #[derive(Debug)]
 pub struct Handle {
     /// The descriptor (`None` for the `control.*` constants).
-    pub fd: Option<OwnedFd>,
+    pub fd: Option<HeldFd>,
     /// What it is.
     pub kind: Kind,
     /// Path, address or `unknown`, as reported (possibly cut in pool mode).
@@ -40,7 +76,7 @@ pub struct Handle {
 impl Handle {
     /// The descriptor number, if any.
     pub fn raw_fd(&self) -> Option<RawFd> {
-        self.fd.as_ref().map(AsRawFd::as_raw_fd)
+        self.fd.as_ref().map(HeldFd::raw)
     }
 
     /// The `fd.state` payload.
@@ -57,7 +93,7 @@ impl Handle {
 
     /// A handle for a descriptor of unknown origin (inherited or taken),
     /// described by introspection (§6.7).
-    pub fn introspected(fd: OwnedFd, what: FdDescription) -> Handle {
+    pub fn introspected(fd: HeldFd, what: FdDescription) -> Handle {
         let kind = match what {
             FdDescription::File { read, write, append, nonblock } => {
                 Kind::File(OpenFlags { read, write, append, nonblock, ..OpenFlags::default() })

@@ -9,6 +9,7 @@
 //! always ready, as `select()` reports them.
 
 use crate::client::{Client, Io, Kind, Read};
+use crate::handle::HeldFd;
 use crate::registry::NameBuf;
 use crate::supervisor::{ErrText, IoChange, Outcome, Supervisor, RECORDED_SIGNALS};
 use crate::sys;
@@ -104,26 +105,28 @@ impl Reactor {
         let mut handles = Vec::new();
         for (fd, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
             let name = NameBuf::new(Name::from_text(name).unwrap_or_else(|| unreachable!()));
-            let owned = if std_open.contains(&fd) {
-                sys::raw::own_std(fd)
+            let held = if std_open.contains(&fd) {
+                HeldFd::Std(fd)
             } else {
-                sys::fd::dup_cloexec(sys::raw::borrow(null.as_raw_fd()))
-                    .map_err(|e| Outcome::Fatal(3, format!("Can't open /dev/null: {}", ErrText(&e))))?
+                HeldFd::Owned(
+                    sys::fd::dup_cloexec(null.as_fd())
+                        .map_err(|e| Outcome::Fatal(3, format!("Can't open /dev/null: {}", ErrText(&e))))?,
+                )
             };
-            let what = sys::fd::describe(sys::raw::borrow(owned.as_raw_fd())).unwrap_or(sys::fd::FdDescription::File {
+            let what = sys::fd::describe(sys::raw::borrow(held.raw())).unwrap_or(sys::fd::FdDescription::File {
                 read: true,
                 write: true,
                 append: false,
                 nonblock: false,
             });
-            handles.push((name, owned, what));
+            handles.push((name, held, what));
         }
         for fd in inherited {
             let Ok(owned) = sys::fd::take_inherited(fd) else { continue };
             let Ok(what) = sys::fd::describe(sys::raw::borrow(fd)) else { continue };
             let text = format!("fd_{fd}");
             let Some(name) = Name::from_text(&text) else { continue };
-            handles.push((NameBuf::new(name), owned, what));
+            handles.push((NameBuf::new(name), HeldFd::Owned(owned), what));
         }
         let mut sup = Supervisor::with_os(&opts, null, handles)?;
         sup.log.install_write_timeout();
@@ -472,6 +475,7 @@ impl Reactor {
     /// Flushes what can be flushed without waiting (before exiting).
     pub fn flush(&mut self) {
         let now = time::now();
+        self.sup.attach_log();
         for (_, c) in self.sup.clients.iter_mut() {
             c.flush(now);
         }

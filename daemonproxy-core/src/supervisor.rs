@@ -8,7 +8,7 @@
 //! happens here.
 
 use crate::client::{self, Client, Dump, Io, Kind};
-use crate::handle::{self, Handle};
+use crate::handle::{self, Handle, HeldFd};
 use crate::log::{Log, Lossy};
 use crate::processes::{exec_status, FdSource, OsProcesses, Processes, SpawnError, Spawned, WaitStatus};
 use crate::registry::{NameBuf, Registry};
@@ -112,7 +112,7 @@ impl Supervisor {
     pub(crate) fn new(
         opts: &Options,
         null: OwnedFd,
-        handles: Vec<(NameBuf, OwnedFd, FdDescription)>,
+        handles: Vec<(NameBuf, HeldFd, FdDescription)>,
         procs: Box<dyn Processes>,
     ) -> Result<Supervisor, Outcome> {
         let fd_limit = opts.fd_pool.map(|(n, _)| n);
@@ -120,7 +120,7 @@ impl Supervisor {
         let null_fd = null.as_raw_fd();
         let mut null = Some(null);
         for s in Special::ALL {
-            let fd = if s == Special::Null { null.take() } else { None };
+            let fd = if s == Special::Null { null.take().map(HeldFd::Owned) } else { None };
             let h = Handle { fd, kind: handle::Kind::Special(s), description: Vec::new() };
             let name = NameBuf::new(Name::from_text(s.name()).unwrap_or_else(|| unreachable!()));
             hs.insert(name, h).map_err(|_| fatal_fd_pool())?;
@@ -179,7 +179,7 @@ impl Supervisor {
     pub(crate) fn with_os(
         opts: &Options,
         null: OwnedFd,
-        handles: Vec<(NameBuf, OwnedFd, FdDescription)>,
+        handles: Vec<(NameBuf, HeldFd, FdDescription)>,
     ) -> Result<Supervisor, Outcome> {
         Supervisor::new(opts, null, handles, Box::new(OsProcesses::new()))
     }
@@ -279,14 +279,10 @@ impl Supervisor {
         let null = sys::fd::dup_cloexec(sys::raw::borrow(self.null_fd))?;
         if let Some(k) = self.handles.key(name.as_bytes()) {
             if let Some(h) = self.handles.get_mut(k) {
-                let old = h.fd.replace(null);
-                if let Some(old) = old {
-                    let raw = old.as_raw_fd();
-                    if raw <= 2 {
-                        // Never close 0..2 here: the controller uses them.
-                        std::mem::forget(old);
-                    }
-                    self.log.detach(raw);
+                // The old descriptor is dropped, not closed: 0..2 stay open
+                // for the controller that uses them.
+                if let Some(old) = h.fd.replace(HeldFd::Owned(null)) {
+                    self.log.detach(old.raw());
                 }
             }
         }
@@ -602,6 +598,8 @@ impl Supervisor {
         if r.is_err() {
             self.report_failure(id, line, now);
         }
+        // A command may have created the handle a suspended log waits for.
+        self.attach_log();
     }
 
     /// A command line was rejected by the parser: apply the original's
@@ -794,7 +792,7 @@ impl Supervisor {
                     Err(e) => return self.fail_os("open failed: ", &e),
                 };
                 let desc = handle::description(path, name.as_bytes().len(), self.fd_obj);
-                let h = Handle { fd: Some(fd), kind: handle::Kind::File(flags), description: desc };
+                let h = Handle { fd: Some(fd.into()), kind: handle::Kind::File(flags), description: desc };
                 self.put_handle(name, h, "Unable to allocate new file descriptor object")?;
                 self.emit_handle(None, name.as_bytes(), now);
                 Ok(())
@@ -809,7 +807,7 @@ impl Supervisor {
                     Ok(w) => w,
                     Err(e) => return self.fail_os("fd.take: ", &e),
                 };
-                let h = Handle::introspected(fd, what);
+                let h = Handle::introspected(fd.into(), what);
                 self.put_handle(name, h, "Unable to allocate new file descriptor object")?;
                 self.emit_handle(None, name.as_bytes(), now);
                 Ok(())
@@ -958,8 +956,9 @@ impl Supervisor {
                 }
             }
         }
-        if let Some(fd) = old.raw_fd() {
-            self.log.detach(fd);
+        if let Some(fd) = old.fd {
+            self.log.detach(fd.raw());
+            fd.close();
         }
     }
 
@@ -979,12 +978,12 @@ impl Supervisor {
         };
         let (rn, wn) = (NameBuf::new(read), NameBuf::new(write));
         let rh = Handle {
-            fd: Some(r),
+            fd: Some(r.into()),
             kind: handle::Kind::Pipe { flags, read_end: true, peer: Some(wn) },
             description: Vec::new(),
         };
         let wh = Handle {
-            fd: Some(w),
+            fd: Some(w.into()),
             kind: handle::Kind::Pipe { flags, read_end: false, peer: Some(rn) },
             description: Vec::new(),
         };
@@ -1035,7 +1034,7 @@ impl Supervisor {
         }
         let text = addr.map_or(&b""[..], |a| a.text);
         let desc = handle::description(text, name.as_bytes().len(), self.fd_obj);
-        let h = Handle { fd: Some(fd), kind: handle::Kind::Socket(flags), description: desc };
+        let h = Handle { fd: Some(fd.into()), kind: handle::Kind::Socket(flags), description: desc };
         self.put_handle(name, h, "Unable to allocate new file descriptor object")?;
         self.emit_handle(None, name.as_bytes(), now);
         Ok(())

@@ -3,11 +3,11 @@
 //! Handles own their descriptors (`OwnedFd`), but some descriptors are
 //! referred to by number: stdin and stdout under `-i`, the log destination
 //! (a handle's descriptor, followed by name), the fatal-signal wake pipe.
-//! These helpers turn such numbers into the borrowed or owned forms the
-//! rest of `sys` takes.
+//! These helpers turn such numbers into the borrowed form the rest of `sys`
+//! takes, and close 0..2 when their handles go.
 
 use std::io;
-use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 
 /// Borrows a descriptor that the daemon keeps open while it is used.
 ///
@@ -23,14 +23,12 @@ pub(crate) fn borrow(fd: RawFd) -> BorrowedFd<'static> {
     unsafe { BorrowedFd::borrow_raw(fd) }
 }
 
-/// Takes ownership of one of descriptors 0..2 as found at start-up,
-/// without changing its flags (they stay inherited by exec-on-exit).
-pub(crate) fn own_std(fd: RawFd) -> OwnedFd {
-    debug_assert!((0..=2).contains(&fd));
-    // SAFETY: the caller checked that `fd` is open (scan at start-up) and
-    // nothing else in the daemon owns 0..2; the stdin/stdout/stderr handles
-    // become their single owners.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+/// Closes one of descriptors 0..2 (its handle was deleted or replaced).
+pub(crate) fn close_std(fd: RawFd) {
+    assert!((0..=2).contains(&fd));
+    // SAFETY: 0..2 are held by number only (no OwnedFd owns them), so no
+    // other owner closes them again; close takes no pointers.
+    unsafe { libc::close(fd) };
 }
 
 /// Removes a file (the control socket's path).
