@@ -757,14 +757,20 @@ impl<'a> Command<'a> {
             Command::FdPipe { read, write, flags } => {
                 field(out, read.as_bytes());
                 field(out, write.as_bytes());
-                out.push(b'\t');
-                if flags.nonblock {
-                    out.extend_from_slice(b"nonblock,");
-                }
+                let mut items: [&str; 3] = [""; 3];
+                let mut n = 0;
                 if let Some((d, t)) = flags.socket {
-                    out.extend_from_slice(d.name().as_bytes());
-                    out.push(b',');
-                    out.extend_from_slice(t.name().as_bytes());
+                    items[0] = d.name();
+                    items[1] = t.name();
+                    n = 2;
+                }
+                if flags.nonblock {
+                    items[n] = "nonblock";
+                    n += 1;
+                }
+                for (i, item) in items[..n].iter().enumerate() {
+                    out.push(if i == 0 { b'\t' } else { b',' });
+                    out.extend_from_slice(item.as_bytes());
                 }
             }
             Command::FdSocket { name, flags, addr } => {

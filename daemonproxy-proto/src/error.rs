@@ -150,7 +150,9 @@ pub struct CommandError<'a> {
     /// What was wrong.
     pub error: ParseError,
     /// The offending item for [`ParseError::UnknownFlag`] and
-    /// [`ParseError::UnknownOption`]; empty otherwise.
+    /// [`ParseError::UnknownOption`] (quoted in the message), and the
+    /// `listen=N` flag for [`ParseError::InvalidListenQueue`] (not quoted);
+    /// empty otherwise.
     pub item: &'a [u8],
     /// For `service.*` commands: the service name, when it was valid. The
     /// daemon checks the service's existence (or auto-creates it) before

@@ -66,3 +66,8 @@ pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_LINE};
 pub use level::LogLevel;
 pub use name::{is_name_byte, Name, MAX_NAME_LEN};
 pub use signal::Signal;
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
