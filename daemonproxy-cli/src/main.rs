@@ -8,6 +8,7 @@
 //! which turns fatal conditions into "attempting to continue".
 
 mod args;
+mod ctl;
 
 use args::{Options, Parsed, Step};
 use daemonproxy_core::process::{self, Daemonized};
@@ -136,10 +137,7 @@ fn main() {
     process::set_umask(0o077);
     let steps = match args::parse(std::env::args_os().skip(1)) {
         Parsed::Run(steps) => steps,
-        Parsed::Ctl(rest) => {
-            eprintln!("daemonproxy ctl: not available in this build ({} arguments given)", rest.len());
-            std::process::exit(args::EXIT_BAD_OPTIONS);
-        }
+        Parsed::Ctl(rest) => std::process::exit(ctl::main(rest)),
     };
     let pid1 = std::process::id() == 1;
     let mut cli = Cli { opts: Options::default(), reactor: None };
@@ -155,6 +153,7 @@ fn main() {
         cli.step(step);
     }
     start(&mut cli, pid1);
+    process::release_startup_memory();
     loop {
         let outcome = cli.reactor.as_mut().map_or(Outcome::Exit(0), Reactor::run);
         match outcome {

@@ -22,7 +22,7 @@ pub const OUT_CAPACITY: usize = 64 * 1024;
 pub const STEP_ROOM: usize = 1024;
 
 /// Input buffer size; a full buffer stops reading (§3.9).
-pub const IN_CAPACITY: usize = 16 * 1024;
+pub const IN_CAPACITY: usize = 4 * 1024;
 
 /// Received descriptors kept for `fd.take` per controller.
 pub const MAX_ANCILLARY: usize = 2;

@@ -47,6 +47,12 @@ pub fn daemonize(keep_stdin: bool) -> io::Result<Daemonized> {
     }
 }
 
+/// Gives memory freed during start-up back to the system; call once before
+/// the main loop (it keeps the resident size of an idle daemon small).
+pub fn release_startup_memory() {
+    sys::raw::trim_heap();
+}
+
 /// Replaces the process with the exec-on-exit program (§14.4), with
 /// `DAEMONPROXY_EXITCODE` and `DAEMONPROXY_ERROR` set. Returns only on
 /// failure, with the error.

@@ -146,7 +146,7 @@ impl Reactor {
         Ok(Reactor {
             sup,
             poll,
-            events: Events::with_capacity(256),
+            events: Events::with_capacity(64),
             signals,
             fatal: Some(fatal),
             fatal_pipe,

@@ -36,3 +36,11 @@ pub(crate) fn unlink(path: &[u8]) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     std::fs::remove_file(std::ffi::OsStr::from_bytes(path))
 }
+
+/// Returns freed heap memory to the system (`malloc_trim(0)`): the daemon
+/// calls it once after start-up, whose temporary allocations (option
+/// parsing, set-up) would otherwise stay resident for its whole life.
+pub(crate) fn trim_heap() {
+    // SAFETY: malloc_trim takes no pointers and only releases free memory.
+    unsafe { libc::malloc_trim(0) };
+}
