@@ -354,6 +354,13 @@ impl Reactor {
             self.service_client(id, now);
         }
         self.ids = ids;
+        // A controller serviced later may have broadcast to one serviced
+        // earlier: write everything queued before sleeping (§2.1).
+        for (_, c) in self.sup.clients.iter_mut() {
+            if c.queued() > 0 {
+                c.flush(now);
+            }
+        }
         self.sup.check_timeouts(now);
         self.sup.log.step(now);
         self.apply_io_changes();

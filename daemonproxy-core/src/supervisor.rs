@@ -436,6 +436,14 @@ impl Supervisor {
             self.deliver_signals(id, now);
             let Some(c) = self.clients.get_mut(id) else { break };
             if c.dump.is_some() {
+                // A service takes five lines of up to a command line each:
+                // wait for room for all of them rather than overflow.
+                if c.events && !c.overflow && c.free() < client::DUMP_STEP_ROOM {
+                    c.flush(now);
+                    if c.free() < client::DUMP_STEP_ROOM && !c.overflow {
+                        break;
+                    }
+                }
                 self.dump_step(id, now);
                 continue;
             }
@@ -1219,6 +1227,18 @@ impl Supervisor {
         self.set_state(key, State::Up { pid, since: now });
         self.pids.insert(pid, key);
         if let Some((ours, theirs)) = conn {
+            // One-way connections are shut down in the unused direction on
+            // both ends (§8.1): an event-only service cannot send commands,
+            // a command-only one reads EOF instead of blocking.
+            use std::net::Shutdown;
+            if !wants_cmd {
+                let _ = sys::fd::shutdown(theirs.as_fd(), Shutdown::Write);
+                let _ = sys::fd::shutdown(ours.as_fd(), Shutdown::Read);
+            }
+            if !wants_events {
+                let _ = sys::fd::shutdown(theirs.as_fd(), Shutdown::Read);
+                let _ = sys::fd::shutdown(ours.as_fd(), Shutdown::Write);
+            }
             drop(theirs);
             let mut c = Client::new(Kind::Service, Io::Owned { fd: ours, socket: true }, wants_cmd, wants_events);
             c.service_pid = Some(pid);
@@ -1328,8 +1348,11 @@ impl Supervisor {
                     c.warned = true;
                     log!(self.log, Warning, "controller {} blocked pipe for {} seconds", id, secs_blocked);
                 }
-                if c.framer.pending() >= client::STEP_ROOM {
+                if c.framer.pending() >= client::STEP_ROOM && !c.overflow {
+                    // Its queued commands may run again (output dropped):
+                    // run it now, its input will not signal readiness again.
                     c.overflow = true;
+                    self.yielded = true;
                 }
             }
         }

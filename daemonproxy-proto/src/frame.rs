@@ -14,6 +14,12 @@ pub const MAX_LINE: usize = 1023;
 /// Default buffer size: room for many short lines per read.
 pub const DEFAULT_CAPACITY: usize = 16 * 1024;
 
+/// Longest event line a controller should accept, without the LF. Events
+/// can be a little longer than the command that caused them (`fd.state`
+/// repeats a path of up to a whole command line, with the flags spelled
+/// out), so readers of events use this limit rather than [`MAX_LINE`].
+pub const MAX_EVENT_LINE: usize = 4095;
+
 /// One framed line.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Frame<'a> {
@@ -62,6 +68,8 @@ pub struct LineFramer {
     scanned: usize,
     /// `Some(first byte)` while discarding an overlong line.
     discarding: Option<u8>,
+    /// Longest line returned, without its LF.
+    max_line: usize,
 }
 
 impl Default for LineFramer {
@@ -76,10 +84,19 @@ impl LineFramer {
         LineFramer::with_capacity(DEFAULT_CAPACITY)
     }
 
-    /// A framer holding `capacity` bytes (at least `MAX_LINE + 1`).
+    /// A framer holding `capacity` bytes (at least `MAX_LINE + 1`), for
+    /// command lines.
     pub fn with_capacity(capacity: usize) -> LineFramer {
-        let capacity = capacity.max(MAX_LINE + 1);
-        LineFramer { buf: vec![0; capacity].into_boxed_slice(), start: 0, end: 0, scanned: 0, discarding: None }
+        LineFramer::with_limit(capacity, MAX_LINE)
+    }
+
+    /// A framer returning lines of at most `max_line` bytes (without LF),
+    /// holding `capacity` bytes (at least `max_line + 1`). Readers of events
+    /// use [`MAX_EVENT_LINE`].
+    pub fn with_limit(capacity: usize, max_line: usize) -> LineFramer {
+        let capacity = capacity.max(max_line + 1);
+        let buf = vec![0; capacity].into_boxed_slice();
+        LineFramer { buf, start: 0, end: 0, scanned: 0, discarding: None, max_line }
     }
 
     /// Bytes received and not yet returned as lines.
@@ -130,7 +147,7 @@ impl LineFramer {
                 if let Some(first_byte) = self.discarding.take() {
                     return Some(Frame::TooLong { first_byte });
                 }
-                if nl - line_start > MAX_LINE {
+                if nl - line_start > self.max_line {
                     return Some(Frame::TooLong { first_byte: self.buf[line_start] });
                 }
                 Some(Frame::Line(&self.buf[line_start..nl]))
@@ -138,7 +155,7 @@ impl LineFramer {
             None => {
                 if self.discarding.is_some() {
                     self.start = self.end;
-                } else if self.end - self.start > MAX_LINE {
+                } else if self.end - self.start > self.max_line {
                     self.discarding = Some(self.buf[self.start]);
                     self.start = self.end;
                 }
@@ -164,7 +181,7 @@ impl LineFramer {
         if start == end {
             return None;
         }
-        if end - start > MAX_LINE {
+        if end - start > self.max_line {
             return Some(Frame::TooLong { first_byte: self.buf[start] });
         }
         Some(Frame::Line(&self.buf[start..end]))
@@ -232,6 +249,15 @@ mod tests {
         assert_eq!(f.spare().len(), 0);
         assert_eq!(f.next_frame(), Some(Frame::Line(b"")));
         assert_eq!(f.spare().len(), 1);
+    }
+
+    #[test]
+    fn event_limit() {
+        let mut f = LineFramer::with_limit(8192, MAX_EVENT_LINE);
+        let long = vec![b'e'; 2000];
+        f.push(&long);
+        f.push(b"\n");
+        assert_eq!(f.next_frame(), Some(Frame::Line(&long[..])));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The daemonproxy wire protocol: every command and event as a typed value,
-//! and the line framer, with no I/O.
+//! the line framer, and a small blocking client for controller authors.
 //!
 //! daemonproxy talks to its controllers in TAB-separated lines ending in LF.
 //! This crate is the single definition of those lines:
@@ -15,8 +15,13 @@
 //!   limit and the original's overflow behaviour, for any chunking.
 //! * [`ParseError`]: a small `Copy` error whose `Display` texts are the
 //!   protocol's error messages.
+//! * [`Client`]: a blocking controller over any `Read` + `Write` pair (a
+//!   controller service's stdin/stdout, a control-socket stream): send
+//!   commands, read events, `sync`, and a `statedump` snapshot.
 //!
-//! Guarantees: no unsafe code, no dependencies, no panic on any input.
+//! Guarantees: no unsafe code, no dependencies, no panic on any input. The
+//! protocol types do no I/O at all; the client does I/O only through the
+//! reader and writer it is given.
 //!
 //! A controller's side of a conversation:
 //!
@@ -41,6 +46,7 @@
 #![forbid(unsafe_code)]
 
 mod addr;
+mod client;
 mod command;
 mod error;
 mod event;
@@ -52,6 +58,7 @@ mod name;
 mod signal;
 
 pub use addr::{AddrKind, SocketAddr, MAX_UNIX_PATH};
+pub use client::{AutoUp, Client, HandleInfo, OwnedEvent, ServiceInfo, SignalInfo, Snapshot};
 pub use command::{
     Command, CommandKind, FdEntry, FdList, LogFilterArg, Special, StartWhen, Trigger, Triggers, MAX_EXEC_ARGS,
     MAX_INTERVAL, MAX_TIMEOUT,
@@ -62,7 +69,7 @@ pub use event::{
     ERROR_MESSAGE_MAX, ERROR_QUOTE_LEN,
 };
 pub use flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags, DEFAULT_LISTEN_BACKLOG};
-pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_LINE};
+pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_EVENT_LINE, MAX_LINE};
 pub use level::LogLevel;
 pub use name::{is_name_byte, Name, MAX_NAME_LEN};
 pub use signal::Signal;

@@ -242,3 +242,287 @@ pub fn alive(pid: i32) -> bool {
 pub fn fields(line: &str) -> Vec<&str> {
     line.split('\t').collect()
 }
+
+// ---------------------------------------------------------------------
+// Helpers for the handle, controller and service tests (appended).
+// ---------------------------------------------------------------------
+
+/// The current `CLOCK_MONOTONIC` time in whole seconds (the daemon's
+/// timestamps).
+pub fn mono_secs() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(r, 0, "clock_gettime");
+    ts.tv_sec
+}
+
+/// Sends SIGKILL to a process when dropped (ignoring errors), so that a
+/// failing test does not leave it behind.
+pub struct KillGuard(pub i32);
+
+impl Drop for KillGuard {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            // SAFETY: kill takes no pointers.
+            unsafe { libc::kill(self.0, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The open descriptors of a process: number → link target.
+pub fn proc_fds(pid: i32) -> std::collections::BTreeMap<i32, String> {
+    let mut m = std::collections::BTreeMap::new();
+    if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+        for e in dir.flatten() {
+            if let Some(n) = e.file_name().to_str().and_then(|s| s.parse().ok()) {
+                let target = std::fs::read_link(e.path()).map(|p| p.display().to_string()).unwrap_or_default();
+                m.insert(n, target);
+            }
+        }
+    }
+    m
+}
+
+/// Makes every descriptor from 3 up close-on-exec in the child before it
+/// executes `cmd`, so the program under test starts without whatever the
+/// test process happened to inherit.
+pub fn clean_fds(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls async-signal-safe functions (sysconf,
+    // fcntl) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(1024, 65536) as i32;
+            for fd in 3..max {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Daemon {
+    /// `daemonproxy -i ARGS...` started with only descriptors 0, 1 and 2
+    /// open (nothing inherited from the test process).
+    pub fn interactive_clean(args: &[&str]) -> Daemon {
+        Daemon::spawn_interactive(clean_fds(Command::new(bin()).arg("-i").args(args)))
+    }
+
+    /// Waits for the next `service.state NAME STATE ...` event.
+    pub fn wait_state(&self, name: &str, state: &str) -> String {
+        let prefix = format!("service.state\t{name}\t{state}\t");
+        self.out.wait_for(&format!("{name} {state}"), |l| l.starts_with(&prefix))
+    }
+
+    /// Sends `service.start NAME`, waits for `up` and returns the pid.
+    pub fn start_up(&mut self, name: &str) -> i32 {
+        self.send(&format!("service.start\t{name}"));
+        let up = self.wait_state(name, "up");
+        fields(&up)[4].parse().expect("pid in up event")
+    }
+}
+
+/// A control-socket client with a reader thread.
+pub struct Client {
+    /// The connection (for writing; reads happen on the thread).
+    pub stream: std::os::unix::net::UnixStream,
+    /// Lines received.
+    pub lines: Lines,
+    counter: u64,
+}
+
+impl Client {
+    /// Connects to the control socket at `path` and starts reading.
+    pub fn connect(path: &Path) -> Client {
+        Client::from_stream(std::os::unix::net::UnixStream::connect(path).expect("connect control socket"))
+    }
+
+    /// Starts reading an already connected stream.
+    pub fn from_stream(stream: std::os::unix::net::UnixStream) -> Client {
+        let lines = Lines::new(stream.try_clone().expect("clone stream"));
+        Client { stream, lines, counter: 0 }
+    }
+
+    /// Sends one command line (LF appended).
+    pub fn send(&mut self, line: &str) {
+        self.stream.write_all(format!("{line}\n").as_bytes()).expect("write to control socket");
+    }
+
+    /// Sends `echo TOKEN` and returns every line before the token.
+    pub fn sync(&mut self) -> Vec<String> {
+        self.counter += 1;
+        let token = format!("--client-sync-{}--", self.counter);
+        self.send(&format!("echo\t{token}"));
+        self.lines.until(&token)
+    }
+
+    /// Sends a command and returns what it produced (up to a sync).
+    pub fn cmd(&mut self, line: &str) -> Vec<String> {
+        self.send(line);
+        self.sync()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        // Ends the reader thread's clone too, so the daemon sees EOF.
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Absolute path of the real python3 interpreter (not a version-manager
+/// shim, which would add a process between a service and the script).
+pub fn python3() -> &'static str {
+    static PY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PY.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("python3 is required by the e2e tests");
+        String::from_utf8(out.stdout).expect("utf-8 path").trim().to_owned()
+    })
+}
+
+// ----- process inspection, bounded polling, cleanup -----------------------
+
+impl Daemon {
+    /// Starts a prepared command that ends up exec'ing `daemonproxy -i`
+    /// (through `sh`, `setpriv`, `unshare`...), banner consumed.
+    pub fn spawn_interactive(cmd: &mut Command) -> Daemon {
+        let d = Daemon::spawn(cmd);
+        for _ in 0..4 {
+            let l = d.out.next();
+            assert!(l.starts_with("info\t"), "banner line expected, got {l:?}");
+        }
+        d
+    }
+}
+
+/// Calls `f` every few milliseconds until it returns `Some`; panics with
+/// `what` after [`TIMEOUT`]. For state that has no event to wait for
+/// (files written by a service, `/proc`).
+pub fn poll_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The interesting fields of `/proc/PID/stat`.
+#[derive(Clone, Debug)]
+pub struct ProcStat {
+    /// Process id.
+    pub pid: i32,
+    /// State letter (`R`, `S`, `Z`, ...).
+    pub state: char,
+    /// Parent process id.
+    pub ppid: i32,
+    /// Process group id.
+    pub pgrp: i32,
+    /// Session id.
+    pub session: i32,
+    /// utime + stime, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+/// `/proc/PID/stat` of one process, if it exists.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let num = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok());
+    Some(ProcStat {
+        pid,
+        state: f.first()?.chars().next()?,
+        ppid: num(1)? as i32,
+        pgrp: num(2)? as i32,
+        session: num(3)? as i32,
+        cpu_ticks: (num(11)? + num(12)?) as u64,
+    })
+}
+
+/// Every process visible in `/proc`.
+pub fn all_procs() -> Vec<ProcStat> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()).filter_map(proc_stat).collect()
+}
+
+/// The children of `pid` (any state).
+pub fn children_of(pid: i32) -> Vec<ProcStat> {
+    all_procs().into_iter().filter(|p| p.ppid == pid).collect()
+}
+
+/// Pids of the zombie children of `pid`.
+pub fn zombie_children(pid: i32) -> Vec<i32> {
+    children_of(pid).into_iter().filter(|p| p.state == 'Z').map(|p| p.pid).collect()
+}
+
+/// Waits (bounded) until `pid` has no zombie children; panics otherwise.
+pub fn assert_no_zombies(pid: i32) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let z = zombie_children(pid);
+        if z.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("zombie children of {pid} never reaped: {z:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Number of open descriptors of `pid` (entries of `/proc/PID/fd`).
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// Clock ticks per second (for [`ProcStat::cpu_ticks`]).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf takes no pointers.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
+/// Kills the process groups (services lead their own) of the pids it
+/// holds when dropped, so a failing test leaves no services behind.
+#[derive(Debug, Default)]
+pub struct KillGroups(pub Vec<i32>);
+
+impl KillGroups {
+    /// Adds a pid (a process-group leader).
+    pub fn add(&mut self, pid: i32) {
+        self.0.push(pid);
+    }
+}
+
+impl Drop for KillGroups {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            // Only a session leader with that pid: a service still running
+            // (a reaped pid may have been reused by someone else).
+            if pid > 1 && proc_stat(pid).is_some_and(|p| p.session == pid) {
+                // SAFETY: kill takes no pointers.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+}

@@ -7,6 +7,8 @@ mod harness;
 mod cli;
 mod commands;
 mod controllers;
+mod ctl;
+mod examples;
 mod faults;
 mod handles;
 mod logging;

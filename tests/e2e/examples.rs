@@ -1,0 +1,423 @@
+//! The examples against the real daemon: the README's config files
+//! (`examples/demo.conf`, `examples/controller.conf` with the POSIX sh
+//! controller), the Python and Rust back-off controllers, and the
+//! `daemonproxy-proto` client (sync, statedump, `overflow`).
+//!
+//! A controller test follows the event stream of an interactive session:
+//! the worker is started, restarted with growing delays (the seconds from
+//! its `down` to the next `start` double), and on `kill -TERM` of the
+//! daemon the controller stops the worker and terminates the daemon with
+//! status 0. Services outlive the daemon (§14.2), so every pid seen in an
+//! `up` event is killed, with its process group, at the end.
+
+use crate::harness::{self, fields, Daemon, KillGroups};
+use daemonproxy_proto::{
+    Client, Command, Event, ExitReason, HandleInfo, Name, ServiceState, Signal, Snapshot, Special, StartWhen,
+};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The repository root (the examples' paths are relative to it).
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root")
+}
+
+/// The pids seen in `up` events, killed with their process groups at the
+/// end of a test (services outlive the daemon, §14.2).
+#[derive(Default)]
+struct Reaper {
+    groups: KillGroups,
+    /// The first pid of the `controller` service.
+    controller: Option<i32>,
+}
+
+impl Reaper {
+    fn add(&mut self, pid: &str) -> i32 {
+        let pid: i32 = pid.parse().unwrap_or_else(|_| panic!("pid {pid:?}"));
+        self.groups.add(pid);
+        pid
+    }
+
+    fn add_controller(&mut self, pid: &str) {
+        let pid = self.add(pid);
+        self.controller.get_or_insert(pid);
+    }
+}
+
+/// `daemonproxy -i ARGS...` in the repository root.
+fn daemon(args: &[&str]) -> Daemon {
+    Daemon::spawn(Process::new(harness::bin()).arg("-i").args(args).current_dir(root()))
+}
+
+/// Sends a command and checks that it produced no error.
+fn ok(d: &mut Daemon, line: &str) {
+    let out = d.cmd(line);
+    assert!(!out.iter().any(|l| l.starts_with("error") || l.starts_with("warning")), "{line:?} gave {out:#?}");
+}
+
+/// Follows the event stream until the worker has been restarted after
+/// `restarts` exits and is up again; returns, for each restart, the
+/// seconds from its `down` to the next `start` (both are event TS fields).
+fn follow_backoff(d: &Daemon, reaper: &mut Reaper, restarts: usize) -> Vec<u64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last_down = None;
+    let mut delays = Vec::new();
+    loop {
+        assert!(Instant::now() < deadline, "no back-off in time; seen {:#?}", d.out.seen.lock().unwrap());
+        let line = d.out.next();
+        match fields(&line)[..] {
+            ["service.state", "controller", "up", _, pid, ..] => reaper.add_controller(pid),
+            ["service.state", "worker", "up", _, pid, ..] => {
+                reaper.add(pid);
+                if delays.len() == restarts {
+                    return delays;
+                }
+            }
+            ["service.state", "worker", "down", ts, _, reason, _, ..] if ts != "-" => {
+                assert_ne!(reason, "signal", "the worker was killed: {line}");
+                last_down = Some(ts.parse::<u64>().unwrap());
+            }
+            ["service.state", "worker", "start", ts, ..] => {
+                if let Some(down) = last_down.take() {
+                    delays.push(ts.parse::<u64>().unwrap() - down);
+                }
+            }
+            ["service.state", "controller", "down", ..] => panic!("the controller died: {line}"),
+            _ => {}
+        }
+    }
+}
+
+/// Each delay is at least twice the one before, starting at 1 s.
+fn assert_doubling(delays: &[u64]) {
+    assert_eq!(delays.first(), Some(&1), "first restart after 1 s: {delays:?}");
+    for pair in delays.windows(2) {
+        assert!(pair[1] >= 2 * pair[0], "delays do not double: {delays:?}");
+    }
+}
+
+/// `kill -TERM` the daemon: the controller stops the worker (`down` by
+/// SIGTERM when it was up, a cancelled start otherwise) and terminates the
+/// daemon with status 0; then the controller ends on its own (EOF).
+fn stop_by_sigterm(mut d: Daemon, worker_up: bool, reaper: &Reaper) {
+    harness::kill(d.pid(), libc::SIGTERM);
+    let down = d.out.wait_for("the worker's down", |l| l.starts_with("service.state\tworker\tdown\t"));
+    if worker_up {
+        assert!(down.contains("\tsignal\tSIGTERM\t"), "{down}");
+    }
+    // stdin stays open: only `terminate 0` from the controller ends the daemon.
+    assert_eq!(harness::wait_timeout(&mut d.child), Some(0), "events: {:#?}", d.out.seen.lock().unwrap());
+    d.log.wait_for("the exit message", |l| l == "info: daemonproxy exiting");
+    assert!(!d.log.seen.lock().unwrap().iter().any(|l| l.contains("interactive session ended")));
+    d.out.rest_until_eof();
+    let controller = reaper.controller.expect("the controller's pid");
+    harness::poll_until("the controller to end", || (!harness::alive(controller)).then_some(()));
+}
+
+/// The worker of the Python and Rust tests: exits with 1 three times
+/// (counted in a file), then stays up.
+fn define_counting_worker(d: &mut Daemon, dir: &Path) {
+    let count = dir.join("count");
+    let count = count.to_str().unwrap();
+    ok(
+        d,
+        &format!(
+            "service.args\tworker\tsh\t-c\tn=$(cat {count} 2>/dev/null || echo 0); echo $((n + 1)) >{count}; \
+             [ \"$n\" -ge 3 ] && exec sleep 60; exit 1"
+        ),
+    );
+    ok(d, "service.fds\tworker\tnull\tnull\tstderr");
+}
+
+/// Defines and starts the controller service (`args`, TAB-separated).
+fn start_controller(d: &mut Daemon, args: &str) {
+    ok(d, &format!("service.args\tcontroller\t{args}"));
+    ok(d, "service.fds\tcontroller\tcontrol.event\tcontrol.cmd\tstderr");
+    d.send("service.auto_up\tcontroller\t1\talways");
+}
+
+/// A controller managing the counting worker: delays 1, 2, 4, then
+/// SIGTERM while the worker is up.
+fn managed_worker(controller: &str) {
+    let dir = harness::tempdir();
+    let mut reaper = Reaper::default();
+    let mut d = daemon(&[]);
+    define_counting_worker(&mut d, dir.path());
+    start_controller(&mut d, controller);
+    let delays = follow_backoff(&d, &mut reaper, 3);
+    assert_doubling(&delays);
+    stop_by_sigterm(d, true, &reaper);
+}
+
+/// A controller without arguments defines its demo worker (3 s runs);
+/// SIGTERM arrives while its first restart is pending.
+fn demo_worker(controller: &str) {
+    let mut reaper = Reaper::default();
+    let mut d = daemon(&[]);
+    start_controller(&mut d, controller);
+    let (mut defined, mut down) = (false, None);
+    let delay = loop {
+        let line = d.out.next();
+        match fields(&line)[..] {
+            ["service.state", "controller", "up", _, pid, ..] => reaper.add_controller(pid),
+            ["service.state", "worker", "up", _, pid, ..] => {
+                reaper.add(pid);
+            }
+            ["service.state", "worker", "down", ts, _, "exit", "0", ..] => down = Some(ts.parse::<u64>().unwrap()),
+            ["service.state", "worker", "start", ts, ..] if down.is_some() => {
+                break ts.parse::<u64>().unwrap() - down.unwrap();
+            }
+            ["service.args", "worker", ..] => {
+                assert_eq!(line, "service.args\tworker\tsh\t-c\techo \"worker $$ working\" >&2; sleep 3");
+                defined = true;
+            }
+            ["service.state", _, "down", ..] | ["error", ..] => panic!("unexpected: {line}"),
+            _ => {}
+        }
+    };
+    assert!(defined, "the controller defined its worker");
+    assert_eq!(delay, 1);
+    d.log.wait_for("the worker's output", |l| l.starts_with("worker ") && l.ends_with(" working"));
+    stop_by_sigterm(d, false, &reaper);
+}
+
+/// Builds the Rust example controller (once per test run, bounded) and
+/// returns its path.
+fn rust_controller() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut child = Process::new(env!("CARGO"))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "daemonproxy-proto",
+                "--example",
+                "backoff_controller",
+                "--message-format=json",
+            ])
+            .current_dir(root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run cargo");
+        let stdout = child.stdout.take().unwrap();
+        let reader = thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<_>>());
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while child.try_wait().expect("try_wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("cargo build of the example took too long");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let messages = reader.join().unwrap();
+        let artifact = messages
+            .iter()
+            .filter(|m| m.contains("\"reason\":\"compiler-artifact\"") && m.contains("\"name\":\"backoff_controller\""))
+            .find_map(|m| m.split("\"executable\":\"").nth(1)?.split('"').next().map(PathBuf::from))
+            .unwrap_or_else(|| panic!("no executable in cargo's output: {messages:#?}"));
+        assert!(artifact.is_file(), "{artifact:?}");
+        artifact
+    })
+}
+
+// ------------------------------------------------------------- README
+
+#[test]
+fn demo_conf_runs_and_restarts_the_ticker() {
+    let mut reaper = Reaper::default();
+    let mut d = daemon(&["-c", "examples/demo.conf"]);
+    let (mut ticker, mut ticker_down, mut logger) = (None, None, false);
+    let restarted_at = loop {
+        let line = d.out.next();
+        match fields(&line)[..] {
+            ["service.state", "logger", "up", _, pid, ..] => {
+                reaper.add(pid);
+                logger = true;
+            }
+            ["service.state", "ticker", "up", _, pid, ..] => {
+                let pid = reaper.add(pid);
+                if ticker_down.is_some() {
+                    break ticker.replace(pid);
+                }
+                ticker = Some(pid);
+            }
+            ["service.state", "ticker", "down", ts, _, "exit", "0", ..] => ticker_down = Some(ts.to_owned()),
+            ["service.state", "ticker", "start", ts, ..] if ticker_down.is_some() => {
+                let down: u64 = ticker_down.as_deref().unwrap().parse().unwrap();
+                assert_eq!(ts.parse::<u64>().unwrap(), down + 5, "a 3 s run restarts after the 5 s interval");
+            }
+            ["service.state", _, "down", ..] | ["error", ..] => panic!("unexpected: {line}"),
+            _ => {}
+        }
+    };
+    assert!(logger);
+    let first = restarted_at.expect("the first ticker");
+    assert_ne!(ticker, Some(first));
+    // The ticker's lines went through the daemon's pipe and the logger.
+    d.log.wait_for("the first ticker's lines", |l| l == format!("[logger] tick 3 from pid {first}"));
+    // SIGUSR1 runs on-usr1 once.
+    harness::kill(d.pid(), libc::SIGUSR1);
+    d.out.wait_for("on-usr1", |l| l.starts_with("service.state\ton-usr1\tdown\t") && l.contains("\texit\t0\t"));
+    d.log.wait_for("on-usr1's line", |l| l == "got SIGUSR1");
+    assert_eq!(d.wait(), Some(0));
+}
+
+#[test]
+fn controller_conf_with_the_sh_controller() {
+    let mut reaper = Reaper::default();
+    let d = daemon(&["-c", "examples/controller.conf"]);
+    let delays = follow_backoff(&d, &mut reaper, 2);
+    assert_doubling(&delays);
+    stop_by_sigterm(d, true, &reaper);
+}
+
+// ------------------------------------------------------ the controllers
+
+#[test]
+fn python_controller_backs_off_and_shuts_down() {
+    managed_worker(&format!("{}\texamples/python/backoff_controller.py\tworker", harness::python3()));
+}
+
+#[test]
+fn python_controller_demo_worker() {
+    demo_worker(&format!("{}\texamples/python/backoff_controller.py", harness::python3()));
+}
+
+#[test]
+fn rust_controller_backs_off_and_shuts_down() {
+    let exe = rust_controller().to_str().unwrap().to_owned();
+    managed_worker(&format!("{exe}\tworker"));
+}
+
+#[test]
+fn rust_controller_demo_worker() {
+    demo_worker(rust_controller().to_str().unwrap());
+}
+
+// ------------------------------------------------------------ the client
+
+/// Kills `pid` if the test is not finished within `limit` (a blocked read
+/// then ends with EOF instead of hanging).
+struct Watchdog(Option<mpsc::Sender<()>>);
+
+impl Watchdog {
+    fn new(pid: u32, limit: Duration) -> Watchdog {
+        let (tx, rx) = mpsc::channel::<()>();
+        thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                // SAFETY: kill takes no pointers.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            }
+        });
+        Watchdog(Some(tx))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.0.take());
+    }
+}
+
+/// A snapshot with the times that depend on the moment of the dump zeroed.
+fn timeless(mut s: Snapshot) -> Snapshot {
+    for svc in s.services.values_mut() {
+        match &mut svc.state {
+            ServiceState::Up { uptime, .. } => *uptime = 0,
+            ServiceState::Exited { downtime, .. } => *downtime = 0,
+            _ => {}
+        }
+    }
+    s.other.clear();
+    s
+}
+
+#[test]
+fn client_against_the_daemon() {
+    let dir = harness::tempdir();
+    let sock = dir.path().join("sock");
+    let mut child = harness::clean_fds(Process::new(harness::bin()).args(["-i", "-S"]).arg(&sock))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start daemonproxy");
+    let _watchdog = Watchdog::new(child.id(), Duration::from_secs(60));
+    let mut c = Client::new(child.stdout.take().unwrap(), child.stdin.take().unwrap());
+
+    // The banner, then the initial state.
+    let banner = c.sync().unwrap();
+    assert!(!banner.is_empty() && banner.iter().all(|e| matches!(e.event(), Ok(Event::Info { .. }))), "{banner:?}");
+    let mut live = c.statedump().unwrap();
+    assert!(live.services.is_empty() && live.signals.is_empty() && live.other.is_empty(), "{live:#?}");
+    let handles: Vec<&str> = live.handles.keys().map(String::as_str).collect();
+    assert_eq!(handles, ["control.cmd", "control.event", "control.socket", "null", "stderr", "stdin", "stdout"]);
+    assert_eq!(live.handles["control.event"], HandleInfo::Special(Special::ControlEvent));
+
+    // A service that exits with 7, followed event by event.
+    let seven = Name::from_text("seven").unwrap();
+    c.send(&Command::ServiceArgs { name: seven, args: b"sh\t-c\texit 7" }).unwrap();
+    c.send(&Command::ServiceStart { name: seven, when: StartWhen::Now }).unwrap();
+    let pid = loop {
+        let ev = c.next_event().unwrap().expect("the daemon is running");
+        let event = ev.event().unwrap();
+        assert!(live.apply(&event), "{ev:?}");
+        if let Event::ServiceState { state: ServiceState::Exited { pid, reason, .. }, .. } = event {
+            assert_eq!(reason, ExitReason::Exit(7));
+            break pid;
+        }
+    };
+
+    // A pipe whose write end is deleted; a signal.
+    c.send_line(b"fd.pipe\tr\tw").unwrap();
+    c.send_line(b"fd.delete\tw").unwrap();
+    for ev in c.sync().unwrap() {
+        assert!(live.apply(&ev.event().unwrap()), "{ev:?}");
+    }
+    harness::kill(child.id() as i32, libc::SIGHUP);
+    let ev = c.next_event().unwrap().unwrap();
+    assert!(matches!(ev.event(), Ok(Event::Signal { signal: Signal::HUP, count: 1, .. })), "{ev:?}");
+    live.apply(&ev.event().unwrap());
+
+    // The state kept from events is the state the daemon dumps.
+    let dump = c.statedump().unwrap();
+    assert!(matches!(dump.services["seven"].state, ServiceState::Exited { pid: p, .. } if p == pid));
+    assert!(matches!(&dump.handles["r"], HandleInfo::Pipe { read_end: true, peer: None, .. }), "{dump:#?}");
+    assert_eq!(dump.signal_count(Signal::HUP), 1);
+    assert_eq!(timeless(live), timeless(dump));
+
+    // Overflow (§3.8): another controller makes many big broadcasts while
+    // this one reads nothing. Its output fills up, the rest is dropped, and
+    // so is the first sync token (the daemon is still in the overflow state
+    // when it runs that echo): sync must not wait for it.
+    let mut flooder = harness::Client::connect(&sock);
+    let filler = "x".repeat(500);
+    for i in 0..2000 {
+        flooder.send(&format!("service.tags\tflood\t{filler}{i:04}"));
+    }
+    flooder.sync();
+    let events = c.sync().unwrap();
+    let (overflow, before) = events.split_last().expect("events");
+    assert_eq!(overflow.line(), b"overflow", "the last event");
+    assert!(before.len() < 2000, "{} events", before.len());
+    assert!(before.iter().all(|e| matches!(e.event(), Ok(Event::ServiceTags { .. }))), "{:?}", before.last());
+    assert!(c.take_lost());
+    let snap = c.statedump().unwrap();
+    assert_eq!(snap.services["flood"].tags, format!("{filler}1999").as_bytes());
+    assert!(!c.take_lost());
+    assert_eq!(c.sync().unwrap(), [], "nothing left over, no stray token");
+    drop(flooder);
+
+    c.send(&Command::Terminate { code: 0, guard: None }).unwrap();
+    assert!(c.next_event().unwrap().is_none(), "the daemon closes the connection");
+    assert_eq!(harness::wait_timeout(&mut child), Some(0));
+}
