@@ -65,10 +65,16 @@ impl Processes for OsProcesses {
     }
 
     fn kill(&mut self, pid: i32, signal: i32, group: bool) -> io::Result<()> {
-        if group {
-            sys::fd::killpg(pid, signal)
-        } else {
-            sys::fd::kill(pid, signal)
+        if !group {
+            return sys::fd::kill(pid, signal);
+        }
+        match sys::fd::killpg(pid, signal) {
+            // `up` is reported as soon as the child is forked, possibly before
+            // it has called setsid: then its group does not exist yet. It has
+            // run none of the service's code, so it has no descendants, and
+            // the process alone is the whole group-to-be.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => sys::fd::kill(pid, signal),
+            r => r,
         }
     }
 }
