@@ -241,9 +241,10 @@ impl Log {
             if !self.writable && self.pollable {
                 return;
             }
+            // Still blocked while trying: a failed write must not re-arm
+            // the quick retries (that would retry only when woken).
             self.quick -= 1;
             self.writable = false;
-            self.blocked = false;
             self.flush();
             if self.blocked && self.quick == 0 {
                 self.retry_at = Some(now + RETRY);
@@ -251,13 +252,17 @@ impl Log {
             return;
         }
         if self.retry_at.is_some_and(|t| now >= t) {
-            self.blocked = false;
             self.flush();
             if self.blocked {
-                self.quick = 0;
                 self.retry_at = Some(now + RETRY);
             }
         }
+    }
+
+    /// Whether a quick retry is due without waiting: a blocked destination
+    /// that cannot be polled counts as writable at once (§11.4).
+    pub fn retry_now(&self) -> bool {
+        self.blocked && self.quick > 0 && (!self.pollable || self.writable)
     }
 
     /// When the reactor must wake for a slow retry.
@@ -320,6 +325,7 @@ impl Log {
     /// writes to the same descriptor.
     fn set_target(&mut self, target: Target) {
         self.target = target;
+        self.pollable = true;
         sys::signal::set_fatal_log_fd(self.fd().unwrap_or(-1));
     }
 

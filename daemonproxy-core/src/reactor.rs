@@ -308,6 +308,7 @@ impl Reactor {
     /// Whether something can be done without waiting.
     fn busy(&self, now: Time) -> bool {
         self.sup.yielded
+            || self.sup.log.retry_now()
             || self.sup.clients.iter().any(|(_, c)| {
                 (c.reads && c.in_ready && !c.closing && !c.framer.is_full()) || (c.closing && c.queued() == 0)
             })

@@ -12,4 +12,5 @@ mod examples;
 mod faults;
 mod handles;
 mod logging;
+mod pid1;
 mod services;
