@@ -18,8 +18,10 @@ pub trait Processes {
     /// in `PATH`) with descriptor *i* taken from `fds[i]`, in a new session,
     /// with default signal dispositions and an empty signal mask. An exec
     /// failure may be reported at once (`SpawnError::Exec`) or later,
-    /// through `Spawned::status` (see [`exec_status`]).
-    fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError>;
+    /// through `Spawned::status` (see [`exec_status`]). `batch`: other
+    /// starts follow at once (an implementation may then favour throughput
+    /// over the cost of a single start).
+    fn spawn(&mut self, argv: &[u8], fds: &[FdSource], batch: bool) -> Result<Spawned, SpawnError>;
 
     /// Starts a child that dies of SIGABRT at once (a service whose
     /// descriptor list names a missing handle, §9.3). `Err(errno)` if no
@@ -47,6 +49,13 @@ impl OsProcesses {
     pub fn new() -> OsProcesses {
         OsProcesses { spawner: sys::spawn::Spawner::new(&crate::reactor::HANDLED_SIGNALS) }
     }
+
+    /// Starts every child with fork, which allocates nothing (a single
+    /// start otherwise uses posix_spawn, whose file-action list glibc
+    /// allocates): used with pools, whose steady state must not allocate.
+    pub fn without_allocation() -> OsProcesses {
+        OsProcesses { spawner: sys::spawn::Spawner::new(&crate::reactor::HANDLED_SIGNALS).always_fork() }
+    }
 }
 
 impl Default for OsProcesses {
@@ -56,8 +65,8 @@ impl Default for OsProcesses {
 }
 
 impl Processes for OsProcesses {
-    fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError> {
-        self.spawner.spawn(argv, fds)
+    fn spawn(&mut self, argv: &[u8], fds: &[FdSource], batch: bool) -> Result<Spawned, SpawnError> {
+        self.spawner.spawn(argv, fds, batch)
     }
 
     fn spawn_aborting(&mut self) -> Result<i32, i32> {
@@ -133,7 +142,7 @@ impl Simulated {
 }
 
 impl Processes for Simulated {
-    fn spawn(&mut self, argv: &[u8], _fds: &[FdSource]) -> Result<Spawned, SpawnError> {
+    fn spawn(&mut self, argv: &[u8], _fds: &[FdSource], _batch: bool) -> Result<Spawned, SpawnError> {
         if let Some(errno) = self.state.borrow().fail_fork {
             return Err(SpawnError::Fork(errno));
         }

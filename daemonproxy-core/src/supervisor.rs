@@ -86,9 +86,6 @@ pub struct Supervisor {
     fd_obj: Option<usize>,
     /// Services in the `start` state.
     starts: usize,
-    /// A start became due now: let the loop fork it before the issuer's
-    /// next command (so `up` follows `start` closely, as in the original).
-    start_now: bool,
     /// A controller yielded with commands left: the loop must not sleep.
     pub(crate) yielded: bool,
     null_fd: RawFd,
@@ -151,7 +148,6 @@ impl Supervisor {
             service_obj: opts.service_pool.map(|(_, m)| m),
             fd_obj: opts.fd_pool.map(|(_, m)| m),
             starts: 0,
-            start_now: false,
             yielded: false,
             null_fd,
             scratch: Vec::with_capacity(2048),
@@ -181,7 +177,12 @@ impl Supervisor {
         null: OwnedFd,
         handles: Vec<(NameBuf, HeldFd, FdDescription)>,
     ) -> Result<Supervisor, Outcome> {
-        Supervisor::new(opts, null, handles, Box::new(OsProcesses::new()))
+        let procs = if opts.service_pool.is_some() || opts.fd_pool.is_some() {
+            OsProcesses::without_allocation()
+        } else {
+            OsProcesses::new()
+        };
+        Supervisor::new(opts, null, handles, Box::new(procs))
     }
 
     /// Attaches an in-process controller; returns its id.
@@ -468,10 +469,6 @@ impl Supervisor {
                 None => self.execute(id, &line, now),
                 Some(b'#') => {}
                 Some(_) => self.line_too_long(id, now),
-            }
-            if std::mem::take(&mut self.start_now) {
-                self.yielded = true;
-                break;
             }
         }
         self.line = line;
@@ -1127,7 +1124,6 @@ impl Supervisor {
             log!(self.log, Debug, "start service \"{}\" now", s.name);
         }
         self.set_state(key, State::Start(at));
-        self.start_now |= at <= now;
         self.emit_state(None, key, now, true);
     }
 
@@ -1144,8 +1140,9 @@ impl Supervisor {
                 .filter(|(_, _, s)| matches!(s.state, State::Start(at) if at <= now))
                 .map(|(_, k, _)| k),
         );
+        let batch = due.len() > 1;
         for &key in &due {
-            self.start_service(key, now);
+            self.start_service(key, now, batch);
         }
         self.keys = due;
     }
@@ -1183,7 +1180,7 @@ impl Supervisor {
         Some((wants_cmd, wants_events, missing))
     }
 
-    fn start_service(&mut self, key: usize, now: Time) {
+    fn start_service(&mut self, key: usize, now: Time, batch: bool) {
         let Some((wants_cmd, wants_events, missing)) = self.resolve_fds(key) else { return };
         let mut conn = None;
         if !self.slots.is_empty() && missing.is_none() {
@@ -1208,7 +1205,7 @@ impl Supervisor {
             }
             None => {
                 let args = self.services.get(key).map_or(&[][..], Service::args);
-                self.procs.spawn(args, &self.plan)
+                self.procs.spawn(args, &self.plan, batch)
             }
         };
         let (pid, exec_errno) = match spawned {

@@ -687,14 +687,18 @@ fn descriptor_exhaustion_is_survived() {
     assert!(free.is_empty(), "descriptors {free:?} are still free");
     assert_eq!(d.cmd("echo\tstill-here"), vec!["still-here".to_owned()]);
 
-    // A service start under exhaustion: logged, retried in 3 s.
+    // A plain service needs no new descriptor in the daemon (a single
+    // start uses posix_spawn), so it would start. One with a control
+    // connection needs a socketpair: that start fails, is logged and
+    // retried in 3 s.
     d.cmd("service.args\tsv\tsleep\t300");
+    d.cmd("service.fds\tsv\tnull\tcontrol.event\tnull");
     d.send("service.start\tsv");
     let first = d.out.wait_for("sv start", |l| l.starts_with("service.state\tsv\tstart\t"));
     let retry = d.out.wait_for("sv rescheduled", |l| l.starts_with("service.state\tsv\tstart\t"));
     let ts = |l: &str| fields(l)[3].parse::<u64>().unwrap();
     assert!(ts(&retry) >= ts(&first) + 3, "retry not 3 s later: {first} / {retry}");
-    d.log.wait_for("fork failure log", |l| l == "error: fork failed: Too many open files");
+    d.log.wait_for("socketpair failure log", |l| l == "error: can't create socketpair: Too many open files");
     d.log.wait_for("retry log", |l| l == "info: will retry in 3 seconds");
 
     // Free some descriptors: fd.pipe and fd.open work again, the retry

@@ -95,8 +95,14 @@ pub fn exec_status(fd: &OwnedFd) -> Option<Result<(), i32>> {
 /// buffers for argv, the exec candidates and the descriptor plan, so that a
 /// steady state of spawns does not allocate.
 pub(crate) struct Spawner {
+    /// posix_spawn attributes for the vfork path: initialised once in
+    /// `new`, destroyed in `Drop`; boxed so its address never changes.
+    attr: Box<libc::posix_spawnattr_t>,
     /// Signals reset to the default disposition in the child.
     reset: Vec<c_int>,
+    /// Never use the vfork path, which allocates (glibc's file-action
+    /// list): for the pool mode's promise of a non-allocating steady state.
+    always_fork: bool,
     /// The argument fields, each NUL-terminated.
     args: Vec<u8>,
     /// Pointers into `args`, NULL-terminated; rebuilt by every spawn.
@@ -125,7 +131,9 @@ impl Spawner {
         let mut reset: Vec<c_int> = reset_signals.to_vec();
         reset.push(libc::SIGPIPE);
         Spawner {
+            attr: spawn_attr(&reset),
             reset,
+            always_fork: false,
             args: Vec::new(),
             argp: Vec::new(),
             paths: Vec::new(),
@@ -154,19 +162,35 @@ impl Spawner {
     /// `dup2` the plan, close everything else, clear the signal mask, try
     /// each exec candidate, and on failure write the errno to the status pipe
     /// and `_exit(3)`.
-    pub(crate) fn spawn(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError> {
+    ///
+    /// `batch`: more starts follow at once. A single start uses
+    /// `posix_spawnp` (vfork: no page tables copied, the cheapest way to
+    /// run one program, though the daemon waits for its exec); a batch uses
+    /// `fork`, so the daemon does not wait and the execs run in parallel.
+    pub(crate) fn spawn(&mut self, argv: &[u8], fds: &[FdSource], batch: bool) -> Result<Spawned, SpawnError> {
         if argv.contains(&0) {
             return Err(stand_in(libc::EINVAL));
         }
-        let result = self.prepare_and_fork(argv, fds);
+        self.build_argv(argv);
+        let result = match self.resolve_plan(fds) {
+            Err(e) => Err(e),
+            Ok(n) if batch || self.always_fork => self.fork_exec(argv, n),
+            Ok(_) => self.vfork_exec(),
+        };
         // Close the temporaries (the child has its copies).
         self.temps.clear();
         result
     }
 
-    fn prepare_and_fork(&mut self, argv: &[u8], fds: &[FdSource]) -> Result<Spawned, SpawnError> {
-        self.build_argv(argv);
-        self.build_candidates(argv.split(|&b| b == b'\t').next().unwrap_or(b""));
+    /// Uses only the fork path (which allocates nothing).
+    pub(crate) fn always_fork(mut self) -> Spawner {
+        self.always_fork = true;
+        self
+    }
+
+    /// Resolves the descriptor plan into `self.plan`, moving sources below
+    /// N to temporaries ≥ N; returns N.
+    fn resolve_plan(&mut self, fds: &[FdSource]) -> Result<c_int, SpawnError> {
         let n = c_int::try_from(fds.len()).map_err(|_| stand_in(libc::EINVAL))?;
         self.temps.clear();
         self.plan.clear();
@@ -187,6 +211,52 @@ impl Spawner {
             };
             self.plan.push(resolved);
         }
+        Ok(n)
+    }
+
+    /// The vfork path: posix_spawnp with the plan as file actions. glibc
+    /// reports a failed exec synchronously and leaves no child, so a
+    /// stand-in child exits with status 3 in its place.
+    fn vfork_exec(&mut self) -> Result<Spawned, SpawnError> {
+        let open_end = self.plan.iter().rposition(|&s| s >= 0).map_or(0, |i| i + 1);
+        let spawn = || -> Result<i32, i32> {
+            let mut actions = FileActions::new()?;
+            for (slot, &src) in self.plan.iter().enumerate() {
+                let slot = slot as c_int;
+                if src >= 0 {
+                    actions.dup2(src, slot)?;
+                } else if (slot as usize) < open_end && is_open(slot) {
+                    // A closed slot below the last open one, open in the
+                    // daemon: close it (later slots are covered by closefrom).
+                    actions.close(slot)?;
+                }
+            }
+            actions.closefrom(open_end as c_int)?;
+            let mut pid: libc::pid_t = 0;
+            // SAFETY: `argp` is a NULL-terminated array of pointers to
+            // NUL-terminated strings in `args` (built by `spawn`, unchanged
+            // until the call returns); `actions` and `attr` are initialised;
+            // `environ` is glibc's environment (not modified concurrently:
+            // std::env::set_var is unsafe for this reason).
+            let rc = unsafe {
+                libc::posix_spawnp(&mut pid, self.argp[0], actions.as_ptr(), &*self.attr, self.argp.as_ptr(), environ)
+            };
+            if rc == 0 {
+                Ok(pid)
+            } else {
+                Err(rc)
+            }
+        };
+        match spawn() {
+            Ok(pid) => Ok(Spawned { pid, status: None }),
+            Err(e) if is_fork_errno(e) => Err(SpawnError::Fork(e)),
+            Err(e) => Err(stand_in(e)),
+        }
+    }
+
+    /// The fork path: see the module documentation.
+    fn fork_exec(&mut self, argv: &[u8], n: c_int) -> Result<Spawned, SpawnError> {
+        self.build_candidates(argv.split(|&b| b == b'\t').next().unwrap_or(b""));
         // The status pipe's write end must survive the plan: put it above N.
         let (status_r, status_w0) = pipe_cloexec_nonblock().map_err(SpawnError::Fork)?;
         let status_w = dup_above(status_w0.as_raw_fd(), n.max(3)).map_err(SpawnError::Fork)?;
@@ -284,6 +354,55 @@ impl Spawner {
     pub(crate) fn spawn_aborting(&mut self) -> Result<i32, i32> {
         fork_blocked(child_abort)
     }
+}
+
+impl Drop for Spawner {
+    fn drop(&mut self) {
+        // SAFETY: `attr` was initialised in `new` and is destroyed once.
+        unsafe { libc::posix_spawnattr_destroy(&mut *self.attr) };
+    }
+}
+
+/// Errors worth a retry (PROTOCOL.md §9.6) rather than an exit-3 stand-in:
+/// resource exhaustion. posix_spawnp returns one errno for every phase, so
+/// the phase cannot be told apart; these are what clone, the parent-side
+/// preparation (duplicating sources, glibc's allocations) and the stack
+/// mapping fail with. An exec failing the same way (`ENOMEM`, `EMFILE`,
+/// `ENFILE` while opening the program) is then retried too, which suits a
+/// transient shortage.
+fn is_fork_errno(e: i32) -> bool {
+    matches!(e, libc::EAGAIN | libc::ENOMEM | libc::EMFILE | libc::ENFILE)
+}
+
+/// The posix_spawn attributes of the vfork path: new session, empty
+/// signal mask, default dispositions for `reset`.
+fn spawn_attr(reset_signals: &[c_int]) -> Box<libc::posix_spawnattr_t> {
+    let mut attr = Box::new(MaybeUninit::<libc::posix_spawnattr_t>::uninit());
+    // SAFETY: posix_spawnattr_init initialises the attribute object it is
+    // given (glibc: it only fills in plain fields and cannot fail).
+    let rc = unsafe { libc::posix_spawnattr_init(attr.as_mut_ptr()) };
+    assert_eq!(rc, 0, "posix_spawnattr_init");
+    // SAFETY: initialised just above; MaybeUninit<T> has T's layout.
+    let mut attr: Box<libc::posix_spawnattr_t> = unsafe { Box::from_raw(Box::into_raw(attr).cast()) };
+    let empty = sigset_empty();
+    let mut reset = sigset_empty();
+    for &sig in reset_signals {
+        // SAFETY: `reset` is an initialised sigset; invalid numbers only
+        // make sigaddset fail with EINVAL.
+        unsafe { libc::sigaddset(&mut reset, sig) };
+    }
+    let flags = libc::POSIX_SPAWN_SETSID
+        | libc::POSIX_SPAWN_SETSIGMASK as libc::c_short
+        | libc::POSIX_SPAWN_SETSIGDEF as libc::c_short;
+    // SAFETY: `attr` is initialised and the sets are valid sigsets; these
+    // setters only copy their arguments (they fail only for unknown flags).
+    unsafe {
+        let rc = libc::posix_spawnattr_setflags(&mut *attr, flags);
+        assert_eq!(rc, 0, "posix_spawnattr_setflags");
+        libc::posix_spawnattr_setsigmask(&mut *attr, &empty);
+        libc::posix_spawnattr_setsigdefault(&mut *attr, &reset);
+    }
+    attr
 }
 
 /// `PATH` from the environment (borrowed from `environ`), or the default.
@@ -388,6 +507,62 @@ unsafe fn close_range(from: c_int, to: c_int) {
             // SAFETY: as above.
             unsafe { libc::close(fd) };
         }
+    }
+}
+
+/// Whether descriptor `fd` is open in this process.
+fn is_open(fd: c_int) -> bool {
+    // SAFETY: F_GETFD takes no pointer argument.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Owns a `posix_spawn_file_actions_t` for one spawn.
+struct FileActions(Box<libc::posix_spawn_file_actions_t>);
+
+impl FileActions {
+    fn new() -> Result<FileActions, i32> {
+        let mut fa = Box::new(MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit());
+        // SAFETY: init initialises the object it is given.
+        let rc = unsafe { libc::posix_spawn_file_actions_init(fa.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(rc);
+        }
+        // SAFETY: initialised just above; MaybeUninit<T> has T's layout.
+        Ok(FileActions(unsafe { Box::from_raw(Box::into_raw(fa).cast()) }))
+    }
+
+    fn as_ptr(&self) -> *const libc::posix_spawn_file_actions_t {
+        &*self.0
+    }
+
+    fn dup2(&mut self, src: c_int, target: c_int) -> Result<(), i32> {
+        // SAFETY: the object is initialised; the call records two ints.
+        rc(unsafe { libc::posix_spawn_file_actions_adddup2(&mut *self.0, src, target) })
+    }
+
+    fn close(&mut self, fd: c_int) -> Result<(), i32> {
+        // SAFETY: as above.
+        rc(unsafe { libc::posix_spawn_file_actions_addclose(&mut *self.0, fd) })
+    }
+
+    fn closefrom(&mut self, from: c_int) -> Result<(), i32> {
+        // SAFETY: as above (glibc ≥ 2.34).
+        rc(unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut *self.0, from) })
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: initialised in `new`, destroyed once.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut *self.0) };
+    }
+}
+
+fn rc(code: c_int) -> Result<(), i32> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(code)
     }
 }
 
@@ -665,7 +840,7 @@ mod tests {
     fn run(sp: &mut Spawner, argv: &[u8], plan: impl FnOnce(RawFd) -> Vec<FdSource>) -> (i32, Vec<u8>, WaitStatus) {
         let (out_r, out_w) = fd::pipe(false).unwrap();
         let plan = plan(out_w.as_raw_fd());
-        let pid = sp.spawn(argv, &plan).unwrap_or_else(|e| panic!("spawn: {e:?}")).pid;
+        let pid = sp.spawn(argv, &plan, true).unwrap_or_else(|e| panic!("spawn: {e:?}")).pid;
         drop(out_w);
         let out = read_all(&out_r);
         (pid, out, wait(pid))
@@ -758,7 +933,7 @@ mod tests {
         let mut sp = Spawner::new(&[]);
         // No descriptors at all: the exit status tells.
         let none = sh(r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && exit 1; done; exit 0"#);
-        let pid = sp.spawn(&none, &[]).unwrap().pid;
+        let pid = sp.spawn(&none, &[], true).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(0));
         // Many slots (more than the original's arrays allowed), the same
         // source several times, a trailing closed slot.
@@ -822,11 +997,13 @@ mod tests {
             (b"", libc::ENOENT),
             (b"/bin/true\ta\0b", libc::EINVAL),
         ];
-        for (argv, want) in cases {
-            let (e, pid) = exec_failure(sp.spawn(argv, &[FdSource::Closed]));
-            assert_eq!(e, want, "{}", String::from_utf8_lossy(argv));
-            assert!(pid > 0);
-            assert_eq!(wait(pid), WaitStatus::Exited(3));
+        for batch in [false, true] {
+            for (argv, want) in cases {
+                let (e, pid) = exec_failure(sp.spawn(argv, &[FdSource::Closed], batch));
+                assert_eq!(e, want, "{} (batch {batch})", String::from_utf8_lossy(argv));
+                assert!(pid > 0);
+                assert_eq!(wait(pid), WaitStatus::Exited(3));
+            }
         }
         // A plan naming a descriptor that is not open (the highest number
         // the limit allows, which nothing in this test process uses).
@@ -836,11 +1013,11 @@ mod tests {
         let unused = (lim.rlim_cur.min(1 << 20) - 1) as RawFd;
         // SAFETY: F_GETFD takes no pointer.
         assert_eq!(unsafe { libc::fcntl(unused, libc::F_GETFD) }, -1);
-        let (e, pid) = exec_failure(sp.spawn(b"/bin/true", &[FdSource::Fd(unused)]));
+        let (e, pid) = exec_failure(sp.spawn(b"/bin/true", &[FdSource::Fd(unused)], true));
         assert_eq!(e, libc::EBADF);
         assert_eq!(wait(pid), WaitStatus::Exited(3));
         // And a normal spawn still works afterwards.
-        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[]).unwrap().pid;
+        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[], true).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(5));
     }
 
