@@ -51,13 +51,14 @@ pub enum Kind {
     InProcess,
 }
 
-/// Where a statedump stands (§5.1): it resumes after the last name emitted.
+/// Where a statedump stands (§5.1): it resumes after the last name emitted
+/// (with the position where that name was, to resume without a search).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dump {
     /// Handles after this name.
-    Handles(Option<NameBuf>),
+    Handles(Option<(NameBuf, usize)>),
     /// Services after this name.
-    Services(Option<NameBuf>),
+    Services(Option<(NameBuf, usize)>),
     /// The signal records.
     Signals,
 }

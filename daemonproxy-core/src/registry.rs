@@ -147,16 +147,20 @@ impl<T> Registry<T> {
     }
 
     /// The first record (in name order) whose name is greater than `after`
-    /// (or the first of all), with its name and key.
-    pub fn next_after(&self, after: Option<&NameBuf>) -> Option<(NameBuf, usize)> {
+    /// (or the first of all): its name, key and position in name order.
+    /// `after` carries the position where that name was last seen; when it
+    /// is still there (nothing was added or removed before it), no search
+    /// is needed, which keeps a long statedump linear.
+    pub fn next_after(&self, after: Option<(&NameBuf, usize)>) -> Option<(NameBuf, usize, usize)> {
         let i = match after {
             None => 0,
-            Some(n) => match self.position(n.as_bytes()) {
+            Some((n, hint)) if self.index.get(hint).is_some_and(|(m, _)| m == n) => hint + 1,
+            Some((n, _)) => match self.position(n.as_bytes()) {
                 Ok(i) => i + 1,
                 Err(i) => i,
             },
         };
-        self.index.get(i).copied()
+        self.index.get(i).map(|&(n, k)| (n, k, i))
     }
 
     /// All records in name order.
@@ -183,8 +187,9 @@ mod tests {
         assert_eq!(r.put(nb("a"), 9), Err(9), "replacement needs a free slot");
         let order: Vec<_> = r.iter().map(|(_, _, v)| *v).collect();
         assert_eq!(order, [1, 2, 3]);
-        assert_eq!(r.next_after(Some(&nb("a"))).map(|(n, _)| n), Some(nb("b")));
-        assert_eq!(r.next_after(Some(&nb("bb"))).map(|(n, _)| n), Some(nb("c")));
+        assert_eq!(r.next_after(Some((&nb("a"), 0))).map(|(n, _, _)| n), Some(nb("b")));
+        assert_eq!(r.next_after(Some((&nb("a"), 7))).map(|(n, _, i)| (n, i)), Some((nb("b"), 1)));
+        assert_eq!(r.next_after(Some((&nb("bb"), 1))).map(|(n, _, _)| n), Some(nb("c")));
         assert_eq!(r.remove(b"b"), Some(2));
         let (_, old) = r.put(nb("a"), 10).unwrap();
         assert_eq!(old, Some(1));

@@ -323,10 +323,19 @@ impl Supervisor {
         }
     }
 
-    /// Queues `line` (LF included) to one controller.
-    fn send_line(clients: &mut Slab<Client>, log: &mut Log, id: usize, line: &[u8], now: Time) {
+    /// Queues `lines` (complete lines, LF included) to one controller.
+    fn send_line(clients: &mut Slab<Client>, log: &mut Log, id: usize, lines: &[u8], now: Time) {
         if let Some(c) = clients.get_mut(id) {
-            if c.queue(line, now) && log.enabled(LogLevel::Debug) {
+            if c.queue(lines, now) {
+                Self::log_events(log, id, lines);
+            }
+        }
+    }
+
+    /// Logs each line queued to a controller at debug level (§11.2).
+    fn log_events(log: &mut Log, id: usize, lines: &[u8]) {
+        if log.enabled(LogLevel::Debug) {
+            for line in lines.split_inclusive(|&b| b == b'\n') {
                 log.log(LogLevel::Debug, format_args!("client[{}] event: \"{}\"", id, Lossy(line)));
             }
         }
@@ -340,8 +349,8 @@ impl Supervisor {
             Some(id) => Self::send_line(clients, log, id, scratch, now),
             None => {
                 for (id, c) in clients.iter_mut() {
-                    if c.queue(scratch, now) && log.enabled(LogLevel::Debug) {
-                        log.log(LogLevel::Debug, format_args!("client[{}] event: \"{}\"", id, Lossy(scratch)));
+                    if c.queue(scratch, now) {
+                        Self::log_events(log, id, scratch);
                     }
                 }
             }
@@ -366,19 +375,21 @@ impl Supervisor {
     /// Sends one of a service's settings events.
     fn emit_setting(&mut self, to: Option<usize>, key: usize, which: Setting, now: Time) {
         let Some(s) = self.services.get(key) else { return };
-        let name = s.name.name();
-        let ev = match which {
-            Setting::Args => Event::ServiceArgs { name, args: s.args() },
-            Setting::Tags => Event::ServiceTags { name, tags: s.tags() },
-            Setting::Fds => Event::ServiceFds { name, fds: s.fds().raw() },
-            Setting::Triggers => {
-                let t = s.triggers();
-                Event::ServiceAutoUp { name, auto_up: (!t.is_empty()).then_some((s.interval, t)) }
-            }
-        };
         self.scratch.clear();
-        ev.encode(&mut self.scratch);
+        encode_setting(s, s.name.name(), which, &mut self.scratch);
         self.deliver(to, now);
+    }
+
+    /// Sends a service's five statedump lines (§5.1) in one piece.
+    fn emit_service(&mut self, id: usize, key: usize, now: Time) {
+        let Some(s) = self.services.get(key) else { return };
+        let name = s.name.name();
+        self.scratch.clear();
+        Event::ServiceState { name, state: s.event_state(now, false) }.encode(&mut self.scratch);
+        for which in [Setting::Tags, Setting::Args, Setting::Fds, Setting::Triggers] {
+            encode_setting(s, name, which, &mut self.scratch);
+        }
+        self.deliver(Some(id), now);
     }
 
     /// Sends a handle's state.
@@ -548,20 +559,17 @@ impl Supervisor {
         }
         let Some(step) = c.dump else { return };
         let next = match step {
-            Dump::Handles(after) => match self.handles.next_after(after.as_ref()) {
-                Some((name, _)) => {
+            Dump::Handles(after) => match self.handles.next_after(after.as_ref().map(|(n, i)| (n, *i))) {
+                Some((name, _, pos)) => {
                     self.emit_handle(Some(id), name.as_bytes(), now);
-                    Some(Dump::Handles(Some(name)))
+                    Some(Dump::Handles(Some((name, pos))))
                 }
                 None => Some(Dump::Services(None)),
             },
-            Dump::Services(after) => match self.services.next_after(after.as_ref()) {
-                Some((name, key)) => {
-                    self.emit_state(Some(id), key, now, false);
-                    for which in [Setting::Tags, Setting::Args, Setting::Fds, Setting::Triggers] {
-                        self.emit_setting(Some(id), key, which, now);
-                    }
-                    Some(Dump::Services(Some(name)))
+            Dump::Services(after) => match self.services.next_after(after.as_ref().map(|(n, i)| (n, *i))) {
+                Some((name, key, pos)) => {
+                    self.emit_service(id, key, now);
+                    Some(Dump::Services(Some((name, pos))))
                 }
                 None => Some(Dump::Signals),
             },
@@ -1398,6 +1406,21 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// Encodes one of a service's settings events (`name` is the service's,
+/// validated once by the caller).
+fn encode_setting(s: &Service, name: Name<'_>, which: Setting, out: &mut Vec<u8>) {
+    let ev = match which {
+        Setting::Args => Event::ServiceArgs { name, args: s.args() },
+        Setting::Tags => Event::ServiceTags { name, tags: s.tags() },
+        Setting::Fds => Event::ServiceFds { name, fds: s.fds().raw() },
+        Setting::Triggers => {
+            let t = s.triggers();
+            Event::ServiceAutoUp { name, auto_up: (!t.is_empty()).then_some((s.interval, t)) }
+        }
+    };
+    ev.encode(out);
 }
 
 /// An io::Error as its strerror text.
