@@ -697,26 +697,10 @@ fn identity_lines() -> [String; 2] {
 /// `YYYY-MM-DD HH:MM:SS` of Unix time `secs` in the local time zone (as the
 /// original's `localtime_r`), or in UTC if the C library cannot convert it.
 fn local_datetime(secs: i64) -> String {
-    // time_t is 64 bits on 64-bit Linux; elsewhere build times before 2038
-    // still fit.
-    let t = secs as libc::time_t;
-    // SAFETY: `libc::tm` is a plain C struct (integers and a nullable
-    // pointer) for which all-zero bytes are a valid value.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers come from live references; localtime_r is the
-    // reentrant variant and writes only to `tm`.
-    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
-        return utc_datetime(secs);
+    match daemonproxy_core::process::local_time(secs) {
+        Some([y, mo, d, h, mi, s]) => format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}"),
+        None => utc_datetime(secs),
     }
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        i64::from(tm.tm_year) + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of Unix time `secs` in UTC.

@@ -7,6 +7,8 @@
 //! exec-on-exit if configured, the `fatal:` line, and the terminate guard,
 //! which turns fatal conditions into "attempting to continue".
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod ctl;
 

@@ -63,6 +63,12 @@ pub fn exec_on_exit(args: &[u8], status: i32, message: &str) -> io::Error {
     io::Error::from_raw_os_error(sys::spawn::exec_replace(args, &env))
 }
 
+/// Unix time `secs` in the local time zone as (year, month, day, hour,
+/// minute, second), or `None` if the C library cannot convert it.
+pub fn local_time(secs: i64) -> Option<[i64; 6]> {
+    sys::clock::local_time(secs)
+}
+
 /// The strerror text of an error, as the protocol prints it.
 pub fn error_text(e: &io::Error) -> String {
     crate::supervisor::ErrText(e).to_string()

@@ -27,3 +27,25 @@ mod tests {
         assert!(b - a < 10_000_000_000);
     }
 }
+
+/// Unix time `secs` as local (year, month 1-12, day, hour, minute, second),
+/// through the C library's `localtime_r`; `None` if it cannot convert it.
+pub(crate) fn local_time(secs: i64) -> Option<[i64; 6]> {
+    let t = secs as libc::time_t;
+    // SAFETY: `libc::tm` is a plain C struct (integers and a nullable
+    // pointer) for which all-zero bytes are a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers come from live references; localtime_r is the
+    // reentrant variant and writes only to `tm`.
+    if unsafe { libc::localtime_r(&t, &mut tm) }.is_null() {
+        return None;
+    }
+    Some([
+        i64::from(tm.tm_year) + 1900,
+        i64::from(tm.tm_mon) + 1,
+        i64::from(tm.tm_mday),
+        i64::from(tm.tm_hour),
+        i64::from(tm.tm_min),
+        i64::from(tm.tm_sec),
+    ])
+}
