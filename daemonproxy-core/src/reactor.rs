@@ -273,6 +273,9 @@ impl Reactor {
     /// chose to survive (terminate guard).
     pub fn run_once(&mut self, max_wait: Option<Duration>) -> Option<Outcome> {
         self.sup.outcome = None;
+        // Registrations made before the first iteration (the control
+        // socket of -S, front-ends added by the embedding program).
+        self.apply_io_changes();
         let now = time::now();
         let wait = if self.busy(now) {
             Some(Duration::ZERO)
@@ -302,7 +305,23 @@ impl Reactor {
             }
         }
         self.iterate(signals_ready);
+        // A fatal signal caught during this iteration (its handler runs when
+        // a system call returns, e.g. the read that saw stdin's end) wins
+        // over the normal exit that iteration may have decided.
+        if matches!(self.sup.outcome, None | Some(Outcome::Exit(_))) {
+            if let Some(o) = self.fatal_outcome() {
+                self.sup.outcome = Some(o);
+            }
+        }
         self.sup.outcome.take()
+    }
+
+    /// The fatal outcome of a fatal signal sent to the process, if one was
+    /// caught (§10.1).
+    fn fatal_outcome(&mut self) -> Option<Outcome> {
+        let sig = self.fatal.as_ref().and_then(|f| f.take_pending())?;
+        let name = Signal::from_number(sig as u16);
+        Some(Outcome::Fatal(4, format!("Received signal {name} ({sig})")))
     }
 
     /// Whether something can be done without waiting.
@@ -324,11 +343,10 @@ impl Reactor {
             self.fatal_woken = false;
             let mut buf = [0u8; 64];
             while matches!(sys::fd::read(self.fatal_pipe.0.as_fd(), &mut buf), Ok(n) if n > 0) {}
-            if let Some(sig) = self.fatal.as_ref().and_then(|f| f.take_pending()) {
-                let name = Signal::from_number(sig as u16);
-                self.sup.outcome = Some(Outcome::Fatal(4, format!("Received signal {name} ({sig})")));
-                return;
-            }
+        }
+        if let Some(o) = self.fatal_outcome() {
+            self.sup.outcome = Some(o);
+            return;
         }
         if signals_ready {
             let Reactor { signals, sup, .. } = self;

@@ -13,21 +13,6 @@ pub(crate) fn monotonic_ns() -> u64 {
     (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn monotonic_clock_advances() {
-        let a = monotonic_ns();
-        let t = std::time::Instant::now();
-        while t.elapsed() < std::time::Duration::from_millis(2) {}
-        let b = monotonic_ns();
-        assert!(b >= a + 2_000_000, "{a} {b}");
-        assert!(b - a < 10_000_000_000);
-    }
-}
-
 /// Unix time `secs` as local (year, month 1-12, day, hour, minute, second),
 /// through the C library's `localtime_r`; `None` if it cannot convert it.
 pub(crate) fn local_time(secs: i64) -> Option<[i64; 6]> {
@@ -48,4 +33,19 @@ pub(crate) fn local_time(secs: i64) -> Option<[i64; 6]> {
         i64::from(tm.tm_min),
         i64::from(tm.tm_sec),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monotonic_clock_advances() {
+        let a = monotonic_ns();
+        let t = std::time::Instant::now();
+        while t.elapsed() < std::time::Duration::from_millis(2) {}
+        let b = monotonic_ns();
+        assert!(b >= a + 2_000_000, "{a} {b}");
+        assert!(b - a < 10_000_000_000);
+    }
 }
