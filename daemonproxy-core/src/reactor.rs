@@ -373,6 +373,10 @@ impl Reactor {
             self.service_client(id, now);
         }
         self.ids = ids;
+        // Starts that commands made due now are forked in this iteration
+        // (the original forks them in the next; nothing can tell the two
+        // apart but the latency).
+        self.sup.start_due(now);
         // A controller serviced later may have broadcast to one serviced
         // earlier: write everything queued before sleeping (§2.1).
         for (_, c) in self.sup.clients.iter_mut() {
