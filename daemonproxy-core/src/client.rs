@@ -128,8 +128,6 @@ pub struct Client {
     pub in_ready: bool,
     /// Descriptors received with SCM_RIGHTS, for `fd.take`.
     pub ancillary: VecDeque<OwnedFd>,
-    /// Pid of the service this connection belongs to.
-    pub service_pid: Option<i32>,
 }
 
 impl Client {
@@ -154,7 +152,6 @@ impl Client {
             eof: false,
             in_ready: true,
             ancillary: VecDeque::new(),
-            service_pid: None,
         }
     }
 

@@ -1245,9 +1245,7 @@ impl Supervisor {
                 let _ = sys::fd::shutdown(ours.as_fd(), Shutdown::Write);
             }
             drop(theirs);
-            let mut c = Client::new(Kind::Service, Io::Owned { fd: ours, socket: true }, wants_cmd, wants_events);
-            c.service_pid = Some(pid);
-            self.add_client(c);
+            self.add_client(Client::new(Kind::Service, Io::Owned { fd: ours, socket: true }, wants_cmd, wants_events));
         }
         self.emit_state(None, key, now, true);
         if let Some(errno) = exec_errno {
