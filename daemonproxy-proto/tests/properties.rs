@@ -11,9 +11,9 @@
 //! the same shapes from fuzz input.
 
 use daemonproxy_proto::{
-    is_ignored, AddrKind, Command, CommandKind, Domain, Event, ExitReason, FdInfo, FdList, Frame, LineFramer,
-    LogFilterArg, LogLevel, Name, OpenFlags, PipeFlags, ServiceState, Signal, SockType, SocketAddr, SocketFlags,
-    Special, StartWhen, Triggers, MAX_EXEC_ARGS, MAX_INTERVAL, MAX_LINE, MAX_TIMEOUT, MAX_UNIX_PATH,
+    is_ignored, AddrKind, Command, CommandKind, Domain, Event, ExitReason, FdInfo, FdList, LineFramer, LogFilterArg,
+    LogLevel, Name, OpenFlags, PipeFlags, ServiceState, Signal, SockType, SocketAddr, SocketFlags, Special, StartWhen,
+    Triggers, MAX_EXEC_ARGS, MAX_INTERVAL, MAX_TIMEOUT, MAX_UNIX_PATH,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -542,72 +542,9 @@ fn junk_line() -> impl Strategy<Value = Vec<u8>> {
 
 // ------------------------------------------------------------ framer model
 
-#[derive(Clone, PartialEq, Eq, Debug)]
-enum OwnedFrame {
-    Line(Vec<u8>),
-    TooLong(u8),
-}
-
-impl From<Frame<'_>> for OwnedFrame {
-    fn from(f: Frame<'_>) -> Self {
-        match f {
-            Frame::Line(l) => OwnedFrame::Line(l.to_vec()),
-            Frame::TooLong { first_byte } => OwnedFrame::TooLong(first_byte),
-        }
-    }
-}
-
-type Framed = (Vec<OwnedFrame>, Option<OwnedFrame>);
-
-fn drain(f: &mut LineFramer, out: &mut Vec<OwnedFrame>) {
-    while let Some(fr) = f.next_frame() {
-        out.push(fr.into());
-    }
-}
-
-/// Frames `stream` fed in chunks whose sizes cycle through `sizes`, with
-/// `push` or with `spare` + `commit`, then `finish`.
-fn frame_chunked(stream: &[u8], capacity: Option<usize>, sizes: &[usize], use_spare: bool) -> Framed {
-    let mut f = capacity.map_or_else(LineFramer::new, LineFramer::with_capacity);
-    let mut out = Vec::new();
-    let mut rest = stream;
-    for &size in sizes.iter().cycle() {
-        if rest.is_empty() {
-            break;
-        }
-        let mut chunk = &rest[..size.clamp(1, rest.len())];
-        rest = &rest[chunk.len()..];
-        while !chunk.is_empty() {
-            let n = if use_spare {
-                let spare = f.spare();
-                let n = spare.len().min(chunk.len());
-                spare[..n].copy_from_slice(&chunk[..n]);
-                f.commit(n);
-                n
-            } else {
-                f.push(chunk)
-            };
-            chunk = &chunk[n..];
-            let before = out.len();
-            drain(&mut f, &mut out);
-            assert!(n > 0 || out.len() > before, "the framer made no progress");
-        }
-    }
-    drain(&mut f, &mut out);
-    let last = f.finish().map(OwnedFrame::from);
-    assert_eq!(f.pending(), 0);
-    assert_eq!(f.finish(), None, "finish empties the framer");
-    (out, last)
-}
-
-/// The model: split on LF; more than 1023 bytes is `TooLong`; the bytes
-/// after the last LF, if any, are the final frame.
-fn frame_reference(stream: &[u8]) -> Framed {
-    let one = |l: &[u8]| if l.len() > MAX_LINE { OwnedFrame::TooLong(l[0]) } else { OwnedFrame::Line(l.to_vec()) };
-    let mut parts: Vec<&[u8]> = stream.split(|&b| b == b'\n').collect();
-    let last = parts.pop().filter(|l| !l.is_empty()).map(one);
-    (parts.into_iter().map(one).collect(), last)
-}
+#[path = "support/framing.rs"]
+mod framing;
+use framing::{frame_chunked, frame_reference, OwnedFrame};
 
 /// Streams of short lines, lines around the 1023-byte limit, long comment
 /// lines, runs of LFs and raw bytes, with or without a final LF.
