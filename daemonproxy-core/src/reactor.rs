@@ -356,8 +356,20 @@ impl Reactor {
                 }
             }
         }
+        let mut reaped = false;
         while let Some((pid, status)) = sys::reap::reap_one() {
-            self.sup.handle_exit(pid, status, now);
+            self.sup.reaped(pid, status, now);
+            reaped = true;
+        }
+        if reaped {
+            // What a service wrote on its connection before exiting must be
+            // read in this iteration, before its restart is decided, even if
+            // the readiness report has not arrived yet (an interrupted wait).
+            for (_, c) in self.sup.clients.iter_mut() {
+                if c.kind == Kind::Service && c.reads {
+                    c.in_ready = true;
+                }
+            }
         }
         self.sup.poll_execs(None, now);
         self.sup.start_due(now);
@@ -373,9 +385,11 @@ impl Reactor {
             self.service_client(id, now);
         }
         self.ids = ids;
-        // Starts that commands made due now are forked in this iteration
-        // (the original forks them in the next; nothing can tell the two
-        // apart but the latency).
+        // Restarts of services reaped above are decided now that their
+        // last commands have run; starts made due now are forked in this
+        // iteration (the original forks them in the next; nothing can tell
+        // the two apart but the latency).
+        self.sup.decide_restarts(now);
         self.sup.start_due(now);
         // A controller serviced later may have broadcast to one serviced
         // earlier: write everything queued before sleeping (§2.1).

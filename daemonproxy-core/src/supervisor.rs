@@ -74,6 +74,8 @@ pub struct Supervisor {
     pids: HashMap<i32, usize>,
     /// Status pipes of children whose exec has not reported yet: (pid, pipe).
     execs: Vec<(i32, OwnedFd)>,
+    /// Services reaped whose restart is still to be decided: (key, pid).
+    restarts: Vec<(usize, i32)>,
     signals: [SignalRecord; 6],
     /// The log.
     pub log: Log,
@@ -137,6 +139,7 @@ impl Supervisor {
             dead: Vec::new(),
             io_changes: Vec::new(),
             execs: Vec::new(),
+            restarts: Vec::new(),
             pids: HashMap::with_capacity(opts.service_pool.map_or(0, |(n, _)| n)),
             signals: RECORDED_SIGNALS.map(|signal| SignalRecord { signal, count: 0, last: 0 }),
             log,
@@ -1293,8 +1296,19 @@ impl Supervisor {
         }
     }
 
-    /// A child was reaped (§9.4, §9.5).
+    /// A child was reaped (§9.4, §9.5): its `down` state, and the decision
+    /// whether to restart it.
     pub fn handle_exit(&mut self, pid: i32, status: WaitStatus, now: Time) {
+        self.reaped(pid, status, now);
+        self.decide_restarts(now);
+    }
+
+    /// A child was reaped, inside the loop: `down` now, while the restart
+    /// decision waits for [`Supervisor::decide_restarts`] after the
+    /// controllers have run, so that a command the service wrote just
+    /// before exiting (typically `signal.clear` of its trigger) counts
+    /// (§2.1, §9.5).
+    pub(crate) fn reaped(&mut self, pid: i32, status: WaitStatus, now: Time) {
         if !self.execs.is_empty() {
             self.poll_execs(Some(pid), now);
         }
@@ -1310,14 +1324,31 @@ impl Supervisor {
         };
         self.set_state(key, State::Down(Some(Exited { at: now, pid, since, reason })));
         self.emit_state(None, key, now, true);
+        self.restarts.push((key, pid));
+    }
+
+    /// Restarts the services reaped since the last call whose triggers
+    /// still ask for it (level-triggered, §9.5), unless something else
+    /// (a start, a delete) happened to them meanwhile.
+    pub(crate) fn decide_restarts(&mut self, now: Time) {
+        if self.restarts.is_empty() {
+            return;
+        }
+        let mut restarts = std::mem::take(&mut self.restarts);
         let signals = self.signals;
-        let Some(s) = self.services.get(key) else { return };
-        if s.wants_auto_start(|sig| Self::signal_pending(&signals, sig)) {
+        for &(key, pid) in &restarts {
+            let Some(s) = self.services.get(key) else { continue };
+            let State::Down(Some(e)) = s.state else { continue };
+            if e.pid != pid || !s.wants_auto_start(|sig| Self::signal_pending(&signals, sig)) {
+                continue;
+            }
             // Interval 0 (never set) still throttles to 1 s (§16 row 16).
             let interval = u64::from(s.interval.max(1)) * SEC;
-            let at = if now - since < interval { now + interval } else { now };
+            let at = if e.at - e.since < interval { e.at + interval } else { now };
             self.request_start(key, at, now);
         }
+        restarts.clear();
+        self.restarts = restarts;
     }
 
     /// A recorded signal arrived (§10.2, §9.5).

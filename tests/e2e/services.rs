@@ -583,3 +583,40 @@ fn fd_pool_object_size_truncates_long_descriptions() {
     let dump = d.sync();
     assert!(dump.contains(&r[0]), "{dump:?}");
 }
+
+/// §2.1 and Appendix B.4: a signal-triggered handler that writes
+/// `signal.clear` on its command connection and exits is not restarted,
+/// even when the daemon sees its command and its exit in the same
+/// iteration: the restart decision comes after the commands the service
+/// wrote before exiting. The daemon is stopped while the handler writes and
+/// exits, so both are waiting when it resumes.
+#[test]
+fn handler_that_clears_its_trigger_and_exits_is_not_restarted() {
+    let dir = harness::tempdir();
+    let go = dir.path().join("go");
+    let mut d = Daemon::interactive(&[]);
+    let script = format!("while [ ! -e {} ]; do sleep 0.01; done; printf 'signal.clear\\tSIGHUP\\t1\\n'", p(&go));
+    d.cmd(&format!("service.args\th\tsh\t-c\t{script}"));
+    d.cmd("service.fds\th\tnull\tcontrol.cmd\tnull");
+    d.cmd("service.auto_up\th\t1\tSIGHUP");
+    for round in 0..8 {
+        let _ = std::fs::remove_file(&go);
+        harness::kill(d.pid(), libc::SIGHUP);
+        let up = d.out.wait_for("h up", |l| l.starts_with("service.state\th\tup\t"));
+        let pid: i32 = fields(&up)[4].parse().unwrap();
+        harness::kill(d.pid(), libc::SIGSTOP);
+        std::fs::write(&go, b"").unwrap();
+        let deadline = Instant::now() + harness::TIMEOUT;
+        while harness::proc_stat(pid).is_none_or(|st| st.state != 'Z') {
+            assert!(Instant::now() < deadline, "handler {pid} did not exit");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        harness::kill(d.pid(), libc::SIGCONT);
+        d.out.wait_for("h down", |l| l.starts_with("service.state\th\tdown\t"));
+        let after = d.sync();
+        assert!(
+            !after.iter().any(|l| l.starts_with("service.state\th\tstart\t")),
+            "round {round}: restarted although its trigger was cleared: {after:?}"
+        );
+    }
+}
