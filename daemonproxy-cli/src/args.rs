@@ -248,6 +248,7 @@ enum Opt {
 }
 
 impl Opt {
+    #[cfg(test)]
     const ALL: [Opt; 13] = [
         Opt::Config,
         Opt::Interactive,
@@ -282,6 +283,7 @@ impl Opt {
         }
     }
 
+    #[cfg(test)]
     fn from_id(id: &str) -> Option<Opt> {
         Opt::ALL.into_iter().find(|o| o.id() == id)
     }
@@ -290,6 +292,8 @@ impl Opt {
 /// clap's description of the command line: names, value names and help
 /// lines, in help order. Only read through its getters; clap's parser, help
 /// and version exits are never used (they would bypass §12.1).
+#[inline(never)]
+#[cold]
 fn command() -> Command {
     let flag = |opt: Opt, help: &'static str| Arg::new(opt.id()).long(opt.id()).action(ArgAction::SetTrue).help(help);
     let value = |opt: Opt, name: &'static str, help: String| {
@@ -328,18 +332,32 @@ struct OptSpec {
     takes_value: bool,
 }
 
-/// The option table, read from [`command`].
+/// The options the tokenizer knows: (option, short name, takes a value),
+/// in help order. [`command`] describes the same options to clap, for the
+/// help text; building it at every start-up cost the idle daemon ~24 kB of
+/// stack, so parsing reads this table instead, and a test checks that the
+/// two agree.
+const OPTIONS: [(Opt, Option<char>, bool); 13] = [
+    (Opt::Config, Some('c'), true),
+    (Opt::Interactive, Some('i'), false),
+    (Opt::Socket, Some('S'), true),
+    (Opt::Daemonize, Some('D'), false),
+    (Opt::ExitGuard, None, true),
+    (Opt::ExitExec, Some('E'), true),
+    (Opt::FdPool, None, true),
+    (Opt::ServicePool, None, true),
+    (Opt::Mlockall, Some('M'), false),
+    (Opt::Verbose, Some('v'), false),
+    (Opt::Quiet, Some('q'), false),
+    (Opt::Help, Some('h'), false),
+    (Opt::Version, None, false),
+];
+
+/// The option table the tokenizer reads.
 fn option_table() -> Vec<OptSpec> {
-    command()
-        .get_arguments()
-        .filter_map(|arg| {
-            Some(OptSpec {
-                opt: Opt::from_id(arg.get_id().as_str())?,
-                short: arg.get_short(),
-                long: arg.get_long().map(str::to_owned),
-                takes_value: arg.get_action().takes_values(),
-            })
-        })
+    OPTIONS
+        .iter()
+        .map(|&(opt, short, takes_value)| OptSpec { opt, short, long: Some(opt.id().to_owned()), takes_value })
         .collect()
 }
 
@@ -765,6 +783,12 @@ mod tests {
             assert!(arg.get_help().is_some());
             assert_eq!(arg.get_action().takes_values(), arg.get_value_names().is_some());
         }
+        // The tokenizer's static table says what clap's definition says.
+        let from_clap: Vec<(Opt, Option<char>, bool)> = command()
+            .get_arguments()
+            .map(|a| (Opt::from_id(a.get_id().as_str()).unwrap(), a.get_short(), a.get_action().takes_values()))
+            .collect();
+        assert_eq!(from_clap, OPTIONS);
     }
 
     #[test]

@@ -30,6 +30,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 pub const RECORDED_SIGNALS: [Signal; 6] =
     [Signal::INT, Signal::HUP, Signal::TERM, Signal::USR1, Signal::USR2, Signal::QUIT];
 
+/// How often pending exec statuses are looked at while there are any.
+const EXEC_CHECK: Time = SEC / 100;
+
 /// Delay before retrying a start whose fork step failed (§9.6).
 const RETRY_DELAY: Time = 3 * SEC;
 
@@ -74,6 +77,9 @@ pub struct Supervisor {
     pids: HashMap<i32, usize>,
     /// Status pipes of children whose exec has not reported yet: (pid, pipe).
     execs: Vec<(i32, OwnedFd)>,
+    /// When to look at pending exec statuses again (their pipes are not
+    /// polled: most execs finish within milliseconds).
+    exec_check_at: Option<Time>,
     /// Services reaped whose restart is still to be decided: (key, pid).
     restarts: Vec<(usize, i32)>,
     signals: [SignalRecord; 6],
@@ -140,6 +146,7 @@ impl Supervisor {
             io_changes: Vec::new(),
             execs: Vec::new(),
             restarts: Vec::new(),
+            exec_check_at: None,
             pids: HashMap::with_capacity(opts.service_pool.map_or(0, |(n, _)| n)),
             signals: RECORDED_SIGNALS.map(|signal| SignalRecord { signal, count: 0, last: 0 }),
             log,
@@ -1223,6 +1230,7 @@ impl Supervisor {
             Ok(Spawned { pid, status }) => {
                 if let Some(fd) = status {
                     self.execs.push((pid, fd));
+                    self.exec_check_at.get_or_insert(now + EXEC_CHECK);
                 }
                 (pid, None)
             }
@@ -1293,6 +1301,9 @@ impl Supervisor {
                     }
                 }
             }
+        }
+        if only.is_none() {
+            self.exec_check_at = (!self.execs.is_empty()).then_some(now + EXEC_CHECK);
         }
     }
 
@@ -1408,7 +1419,7 @@ impl Supervisor {
             .into_iter()
             .flatten();
         let clients = self.clients.iter().filter_map(|(_, c)| c.timeout_deadline());
-        starts.chain(clients).chain(self.log.next_deadline()).min()
+        starts.chain(clients).chain(self.log.next_deadline()).chain(self.exec_check_at).min()
     }
 
     /// Re-attaches a suspended log to the handle it waits for (§11.3).
