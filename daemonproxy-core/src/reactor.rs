@@ -427,7 +427,14 @@ impl Reactor {
                     c.in_ready = false;
                     break;
                 }
+                // A peer that closes with events unread resets the
+                // connection: that is its end of input, not an error.
                 Ok(Read::Eof) => {
+                    c.eof = true;
+                    c.in_ready = false;
+                    break;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
                     c.eof = true;
                     c.in_ready = false;
                     break;
