@@ -7,6 +7,7 @@
 
 use crate::sys;
 use std::io;
+use std::os::fd::AsFd;
 
 /// Sets the file-creation mask; returns the previous one.
 pub fn set_umask(mask: u32) -> u32 {
@@ -29,22 +30,44 @@ pub enum Daemonized {
 
 /// Forks into the background (§12.5). In the child, descriptors 0..2 are
 /// pointed at /dev/null (except `keep_stdin`, when a config file is read
-/// from it) and a new session is started.
+/// from it) and a new session is started. The parent returns only once the
+/// child has done so, so that the pid it prints is already a session leader.
 pub fn daemonize(keep_stdin: bool) -> io::Result<Daemonized> {
+    let (ready_r, ready_w) = sys::fd::pipe(false)?;
     match sys::fd::fork_single_threaded()? {
-        Some(pid) => Ok(Daemonized::Parent(pid)),
-        None => {
-            let null = sys::fd::open_dev_null()?;
-            for fd in 0..=2 {
-                if fd == 0 && keep_stdin {
-                    continue;
-                }
-                sys::fd::dup2_keep(std::os::fd::AsFd::as_fd(&null), fd)?;
+        Some(pid) => {
+            drop(ready_w);
+            // One byte: 0 when the child is set up, else its errno.
+            let mut status = [0u8; 1];
+            match sys::fd::read(ready_r.as_fd(), &mut status) {
+                Ok(1) if status[0] != 0 => Err(io::Error::from_raw_os_error(i32::from(status[0]))),
+                _ => Ok(Daemonized::Parent(pid)),
             }
-            sys::fd::setsid()?;
-            Ok(Daemonized::Child)
+        }
+        None => {
+            drop(ready_r);
+            let result = detach(keep_stdin);
+            let code = match &result {
+                Ok(()) => 0,
+                Err(e) => e.raw_os_error().unwrap_or(libc::EIO).clamp(1, 255) as u8,
+            };
+            let _ = sys::fd::write(ready_w.as_fd(), &[code]);
+            result.map(|()| Daemonized::Child)
         }
     }
+}
+
+/// The child's side of [`daemonize`].
+fn detach(keep_stdin: bool) -> io::Result<()> {
+    let null = sys::fd::open_dev_null()?;
+    for fd in 0..=2 {
+        if fd == 0 && keep_stdin {
+            continue;
+        }
+        sys::fd::dup2_keep(null.as_fd(), fd)?;
+    }
+    sys::fd::setsid()?;
+    Ok(())
 }
 
 /// Gives memory freed during start-up back to the system; call once before
