@@ -237,10 +237,7 @@ impl Reactor {
     /// them at once. Returns how many bytes were taken (the rest did not
     /// fit the input buffer: retry after taking events).
     pub fn send(&mut self, id: usize, bytes: &[u8]) -> usize {
-        let Some(c) = self.sup.clients.get_mut(id) else { return 0 };
-        let n = c.framer.push(bytes);
-        self.sup.run_client(id, time::now());
-        n
+        self.sup.send(id, bytes, time::now())
     }
 
     /// Moves the events queued for an in-process controller into `into`.
@@ -326,7 +323,7 @@ impl Reactor {
 
     /// Whether something can be done without waiting.
     fn busy(&self, now: Time) -> bool {
-        self.sup.yielded
+        self.sup.run_again
             || self.sup.log.retry_now()
             || self.sup.clients.iter().any(|(_, c)| {
                 (c.reads && c.in_ready && !c.closing && !c.framer.is_full()) || (c.closing && c.queued() == 0)
@@ -337,7 +334,7 @@ impl Reactor {
 
     fn iterate(&mut self, signals_ready: bool) {
         let now = time::now();
-        self.sup.yielded = false;
+        self.sup.run_again = false;
         self.sup.log.step(now);
         if self.fatal_woken {
             self.fatal_woken = false;

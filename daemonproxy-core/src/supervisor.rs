@@ -94,8 +94,9 @@ pub struct Supervisor {
     fd_obj: Option<usize>,
     /// Services in the `start` state.
     starts: usize,
-    /// A controller yielded with commands left: the loop must not sleep.
-    pub(crate) yielded: bool,
+    /// A controller must run again at once (it entered the overflow state
+    /// with commands waiting, §3.9): the loop must not sleep.
+    pub(crate) run_again: bool,
     null_fd: RawFd,
     scratch: Vec<u8>,
     msg: Vec<u8>,
@@ -158,7 +159,7 @@ impl Supervisor {
             service_obj: opts.service_pool.map(|(_, m)| m),
             fd_obj: opts.fd_pool.map(|(_, m)| m),
             starts: 0,
-            yielded: false,
+            run_again: false,
             null_fd,
             scratch: Vec::with_capacity(2048),
             msg: Vec::with_capacity(256),
@@ -205,14 +206,7 @@ impl Supervisor {
     pub fn send(&mut self, id: usize, bytes: &[u8], now: Time) -> usize {
         let Some(c) = self.clients.get_mut(id) else { return 0 };
         let n = c.framer.push(bytes);
-        self.yielded = false;
-        while self.clients.contains(id) {
-            self.run_client(id, now);
-            if !std::mem::take(&mut self.yielded) {
-                break;
-            }
-            self.start_due(now);
-        }
+        self.run_client(id, now);
         n
     }
 
@@ -448,7 +442,7 @@ impl Supervisor {
     pub(crate) fn run_client(&mut self, id: usize, now: Time) {
         let mut line = std::mem::take(&mut self.line);
         loop {
-            if self.outcome.is_some() || self.yielded {
+            if self.outcome.is_some() {
                 break;
             }
             let Some(c) = self.clients.get_mut(id) else { break };
@@ -1397,7 +1391,7 @@ impl Supervisor {
                     // Its queued commands may run again (output dropped):
                     // run it now, its input will not signal readiness again.
                     c.overflow = true;
-                    self.yielded = true;
+                    self.run_again = true;
                 }
             }
         }
