@@ -51,21 +51,21 @@ impl Cli {
 
     fn guarded(&mut self) -> bool {
         match &mut self.reactor {
-            Some(r) => r.supervisor().guard().is_some(),
+            Some(r) => r.terminate_guard().is_some(),
             None => self.opts.exit_guard != 0,
         }
     }
 
     fn exec_args(&mut self) -> Vec<u8> {
         match &mut self.reactor {
-            Some(r) => r.supervisor().exec_args().to_vec(),
+            Some(r) => r.exec_on_exit().to_vec(),
             None => self.opts.exit_exec.clone(),
         }
     }
 
     fn log_running_services(&mut self) {
         if let Some(r) = &mut self.reactor {
-            r.supervisor().log_running_services();
+            r.log_running_services();
         }
     }
 
@@ -77,7 +77,7 @@ impl Cli {
 
     /// Exec-on-exit, if configured (§14.4). Returns if it is not
     /// configured or the exec failed.
-    fn exec_on_exit(&mut self, status: i32, message: &str) {
+    fn exec_on_exit(&mut self, code: i64, message: &str) {
         let args = self.exec_args();
         if args.is_empty() {
             return;
@@ -87,13 +87,13 @@ impl Cli {
         self.log(LogLevel::Warning, format_args!("daemonproxy exec_on_exit to '{prog}'"));
         self.log_running_services();
         self.flush();
-        let err = process::exec_on_exit(&args, status, message);
+        let err = process::exec_on_exit(&args, code, message);
         self.log(LogLevel::Error, format_args!("Unable to exec \"{prog}\": {}", process::error_text(&err)));
     }
 
     /// The common fatal path (§14.1): returns only when the guard is set.
     fn fatal(&mut self, status: i32, message: &str) {
-        self.exec_on_exit(status, message);
+        self.exec_on_exit(i64::from(status), message);
         let guarded = self.guarded();
         if !message.is_empty() {
             let prefix = if guarded { "(attempting to continue) " } else { "" };
@@ -106,9 +106,11 @@ impl Cli {
         }
     }
 
-    /// Normal termination (§14.2).
-    fn terminate(&mut self, status: i32) -> ! {
-        self.exec_on_exit(status, "terminated normally");
+    /// Normal termination (§14.2): `terminate CODE` exits with the low 8
+    /// bits of CODE; exec-on-exit sees CODE itself.
+    fn terminate(&mut self, code: i64) -> ! {
+        let status = (code & 0xff) as i32;
+        self.exec_on_exit(code, "terminated normally");
         if !self.exec_args().is_empty() {
             let prefix = if self.guarded() { "(attempting to continue) " } else { "" };
             self.log(LogLevel::Fatal, format_args!("{prefix}terminated normally"));
@@ -157,10 +159,11 @@ fn main() {
     start(&mut cli, pid1);
     process::release_startup_memory();
     loop {
-        let outcome = cli.reactor.as_mut().map_or(Outcome::Exit(0), Reactor::run);
+        let outcome = cli.reactor.as_mut().map_or(Outcome::Exit { code: 0 }, Reactor::run);
         match outcome {
-            Outcome::Exit(status) => cli.terminate(status),
-            Outcome::Fatal(status, message) => cli.fatal(status, &message),
+            Outcome::Exit { code } => cli.terminate(code),
+            Outcome::Fatal { status, message } => cli.fatal(status, &message),
+            other => cli.fatal(other.exit_status(), other.message()),
         }
     }
 }
@@ -168,22 +171,24 @@ fn main() {
 /// The start-up sequence of §12.6 after option processing.
 fn start(cli: &mut Cli, pid1: bool) {
     let o = &cli.opts;
-    let core_opts = daemonproxy_core::Options {
-        log_filter: level_from(o.log_filter),
-        fd_pool: o.fd_pool,
-        service_pool: o.service_pool,
-        exit_guard: Some(o.exit_guard).filter(|&g| g != 0),
-        exec_args: o.exit_exec.clone(),
-        register_inherited: true,
-    };
+    let mut core_opts = daemonproxy_core::Options::new()
+        .log_filter(level_from(o.log_filter))
+        .terminate_guard(o.exit_guard)
+        .exec_on_exit(o.exit_exec.clone())
+        .register_inherited(true);
+    if let Some((n, m)) = o.fd_pool {
+        core_opts = core_opts.fd_pool(n, m);
+    }
+    if let Some((n, m)) = o.service_pool {
+        core_opts = core_opts.service_pool(n, m);
+    }
     match Reactor::new(core_opts) {
         Ok(r) => cli.reactor = Some(r),
-        Err(Outcome::Fatal(status, message)) => {
-            cli.fatal(status, &message);
+        Err(e) => {
+            cli.fatal(e.exit_status(), e.message());
             // Without a reactor there is nothing to continue with.
-            std::process::exit(status);
+            std::process::exit(e.exit_status());
         }
-        Err(Outcome::Exit(status)) => std::process::exit(status),
     }
     if let Some(path) = cli.opts.socket.clone() {
         let r = cli.reactor.as_mut().expect("built");

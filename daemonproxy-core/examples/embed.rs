@@ -34,7 +34,7 @@ fn main() {
 /// Runs the service twice; returns how each run ended. Writes a line per
 /// event to `out`.
 pub fn supervise(out: &mut impl Write) -> Result<Vec<ExitReason>, String> {
-    let mut reactor = Reactor::new(Options::default()).map_err(|o| format!("setup failed: {o:?}"))?;
+    let mut reactor = Reactor::new(Options::new()).map_err(|e| format!("setup failed: {e}"))?;
     let me = reactor.attach();
     // Commands are protocol lines, run at once; events are queued for `me`.
     reactor.send(me, b"service.args\tseven\tsh\t-c\texit 7\nservice.start\tseven\n");
@@ -48,7 +48,7 @@ pub fn supervise(out: &mut impl Write) -> Result<Vec<ExitReason>, String> {
         }
         // One loop iteration: fork due starts, reap children, run commands.
         if let Some(outcome) = reactor.run_once(Some(Duration::from_millis(100))) {
-            return Err(format!("the reactor stopped: {outcome:?}"));
+            return Err(format!("the reactor stopped: {outcome}"));
         }
         events.clear();
         reactor.take_events(me, &mut events);

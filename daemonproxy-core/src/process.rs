@@ -79,8 +79,8 @@ pub fn release_startup_memory() {
 /// Replaces the process with the exec-on-exit program (§14.4), with
 /// `DAEMONPROXY_EXITCODE` and `DAEMONPROXY_ERROR` set. Returns only on
 /// failure, with the error.
-pub fn exec_on_exit(args: &[u8], status: i32, message: &str) -> io::Error {
-    let code = status.to_string();
+pub fn exec_on_exit(args: &[u8], code: i64, message: &str) -> io::Error {
+    let code = code.to_string();
     let env: [(&[u8], &[u8]); 2] =
         [(b"DAEMONPROXY_EXITCODE", code.as_bytes()), (b"DAEMONPROXY_ERROR", message.as_bytes())];
     io::Error::from_raw_os_error(sys::spawn::exec_replace(args, &env))
@@ -94,5 +94,8 @@ pub fn local_time(secs: i64) -> Option<[i64; 6]> {
 
 /// The strerror text of an error, as the protocol prints it.
 pub fn error_text(e: &io::Error) -> String {
-    crate::supervisor::ErrText(e).to_string()
+    match e.raw_os_error() {
+        Some(errno) => crate::supervisor::Errno(errno).to_string(),
+        None => e.to_string(),
+    }
 }

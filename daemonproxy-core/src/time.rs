@@ -1,22 +1,88 @@
 //! Time as the daemon keeps it: nanoseconds of CLOCK_MONOTONIC.
 //!
 //! The protocol prints whole seconds of CLOCK_MONOTONIC (truncated), and a
-//! controller schedules starts in those seconds, so the daemon must use
-//! that clock and not a private epoch.
+//! controller schedules starts in those seconds, so the daemon uses that
+//! clock and not a private epoch. The supervisor never reads a clock: it is
+//! told the time with every input, which is what lets tests run it on
+//! virtual time. Arithmetic saturates, so a time from the past or a driver
+//! whose clock is off can never make it panic.
 
-/// Nanoseconds of CLOCK_MONOTONIC.
-pub type Time = u64;
+use std::ops::{Add, Sub};
+use std::time::Duration;
 
-/// One second.
-pub const SEC: Time = 1_000_000_000;
+/// A point in time: nanoseconds of CLOCK_MONOTONIC (or of a simulation's
+/// clock).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+pub struct Time(u64);
 
-/// Whole seconds of a time, as printed in events.
-#[inline]
-pub fn secs(t: Time) -> u64 {
-    t / SEC
+impl Time {
+    /// The clock's origin.
+    pub const ZERO: Time = Time(0);
+    /// The farthest time that can be represented.
+    pub const MAX: Time = Time(u64::MAX);
+
+    /// A time this many nanoseconds after the origin.
+    pub const fn from_nanos(ns: u64) -> Time {
+        Time(ns)
+    }
+
+    /// A time this many whole seconds after the origin (saturating).
+    pub const fn from_secs(secs: u64) -> Time {
+        Time(secs.saturating_mul(1_000_000_000))
+    }
+
+    /// Nanoseconds since the origin.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Whole seconds since the origin, as events print them.
+    pub const fn secs(self) -> u64 {
+        self.0 / 1_000_000_000
+    }
+
+    /// How long after `earlier` this is (zero if it is not later).
+    pub fn since(self, earlier: Time) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    /// The current CLOCK_MONOTONIC time (for drivers; the supervisor is
+    /// always told the time).
+    pub fn now() -> Time {
+        Time(crate::sys::clock::monotonic_ns())
+    }
 }
 
-/// The current time.
-pub fn now() -> Time {
-    crate::sys::clock::monotonic_ns()
+impl Add<Duration> for Time {
+    type Output = Time;
+
+    /// Saturates at [`Time::MAX`].
+    fn add(self, d: Duration) -> Time {
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Time(self.0.saturating_add(ns))
+    }
+}
+
+impl Sub<Time> for Time {
+    type Output = Duration;
+
+    /// Zero when `rhs` is later.
+    fn sub(self, rhs: Time) -> Duration {
+        self.since(rhs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Time::from_secs(10);
+        assert_eq!(Time::from_secs(5) - t, Duration::ZERO);
+        assert_eq!(t - Time::from_secs(4), Duration::from_secs(6));
+        assert_eq!(Time::MAX + Duration::from_secs(1), Time::MAX);
+        assert_eq!(Time::from_secs(u64::MAX), Time::MAX);
+        assert_eq!((t + Duration::from_millis(1500)).secs(), 11);
+    }
 }

@@ -2,7 +2,7 @@
 //! makes no heap allocation: a counting global allocator watches a warmed-up
 //! reactor run start → up → down cycles of a real `/bin/true` service.
 
-use daemonproxy_core::{Options, Reactor};
+use daemonproxy_core::{ConnId, Options, Reactor};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -47,7 +47,7 @@ fn note() {
 static ALLOC: Counting = Counting;
 
 /// Runs the reactor until the controller's events contain `needle` (bounded).
-fn run_until(r: &mut Reactor, me: usize, events: &mut Vec<u8>, needle: &[u8]) {
+fn run_until(r: &mut Reactor, me: ConnId, events: &mut Vec<u8>, needle: &[u8]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         r.take_events(me, events);
@@ -64,7 +64,7 @@ fn run_until(r: &mut Reactor, me: usize, events: &mut Vec<u8>, needle: &[u8]) {
     }
 }
 
-fn cycle(r: &mut Reactor, me: usize, events: &mut Vec<u8>) {
+fn cycle(r: &mut Reactor, me: ConnId, events: &mut Vec<u8>) {
     events.clear();
     let cmds = b"echo\tgo\nservice.start\tt\n";
     assert_eq!(r.send(me, cmds), cmds.len());
@@ -74,7 +74,7 @@ fn cycle(r: &mut Reactor, me: usize, events: &mut Vec<u8>) {
 
 #[test]
 fn steady_state_does_not_allocate() {
-    let opts = Options { service_pool: Some((16, 512)), fd_pool: Some((32, 96)), ..Options::default() };
+    let opts = Options::new().service_pool(16, 512).fd_pool(32, 96);
     let mut r = Reactor::new(opts).expect("reactor");
     let me = r.attach();
     let mut events = Vec::with_capacity(64 * 1024);

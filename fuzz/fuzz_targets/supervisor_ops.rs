@@ -8,9 +8,10 @@
 //! at the end).
 #![no_main]
 
-use daemonproxy_core::processes::{Simulated, WaitStatus};
-use daemonproxy_core::proto::{Event, ServiceState, Signal};
-use daemonproxy_core::{Options, Supervisor, SEC};
+use daemonproxy_core::proto::{Event, ExitReason, ServiceState, Signal};
+use daemonproxy_core::sim::Sim;
+use daemonproxy_core::ConnId;
+use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use std::collections::{HashMap, HashSet};
 
@@ -51,10 +52,9 @@ struct Track {
 }
 
 impl Track {
-    fn take(&mut self, sup: &mut Supervisor, me: usize, buf: &mut Vec<u8>) {
-        buf.clear();
-        sup.take_events(me, buf);
-        for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+    fn take(&mut self, sim: &mut Sim, me: ConnId) {
+        for line in sim.events(me) {
+            let line = line.as_bytes();
             if std::env::var_os("TRACE").is_some() {
                 eprintln!("< {}", String::from_utf8_lossy(line));
             }
@@ -93,12 +93,9 @@ impl Track {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let procs = Simulated::new();
-    let Ok(mut sup) = Supervisor::simulated(&Options::default(), Box::new(procs.clone())) else { return };
-    let me = sup.attach();
-    let mut now = 1000 * SEC;
+    let mut sim = Sim::new();
+    let me = sim.attach();
     let mut track = Track::default();
-    let mut buf = Vec::new();
     for step in data.chunks(2).take(400) {
         let (op, arg) = (step[0], step.get(1).copied().unwrap_or(0));
         let name = NAMES[usize::from(arg >> 6) % NAMES.len()];
@@ -108,53 +105,49 @@ fuzz_target!(|data: &[u8]| {
                 if std::env::var_os("TRACE").is_some() {
                     eprint!("> {line}");
                 }
-                sup.send(me, line.as_bytes(), now);
+                sim.send(me, &line);
             }
             2 => {
-                let live: Vec<i32> = procs.with(|s| s.live.keys().copied().collect());
+                let live: Vec<i32> = sim.processes().keys().copied().collect();
                 if !live.is_empty() {
                     let pid = live[usize::from(arg) % live.len()];
-                    procs.exit(pid);
-                    let status =
-                        if arg & 1 == 0 { WaitStatus::Exited(arg >> 1) } else { WaitStatus::Signaled(i32::from(arg % 31) + 1) };
-                    sup.handle_exit(pid, status, now);
+                    let how = if arg & 1 == 0 {
+                        ExitReason::Exit(arg >> 1)
+                    } else {
+                        ExitReason::Signal(Signal::from_number(u16::from(arg % 31) + 1))
+                    };
+                    sim.exit(pid, how);
                 }
             }
-            3 => sup.handle_signal(SIGNALS[usize::from(arg) % SIGNALS.len()], now),
-            4 => {
-                now += u64::from(arg) * SEC / 8;
-                sup.start_due(now);
-                sup.check_timeouts(now);
-            }
-            _ => procs.with(|s| s.fail_fork = (arg % 5 == 0).then_some(libc::EAGAIN)),
+            3 => sim.signal(SIGNALS[usize::from(arg) % SIGNALS.len()]),
+            4 => sim.advance(Duration::from_millis(u64::from(arg) * 125)),
+            _ => sim.fail_fork((arg % 5 == 0).then_some(libc::EAGAIN)),
         }
-        sup.start_due(now);
-        track.take(&mut sup, me, &mut buf);
-        if let Err(e) = sup.check_invariants() {
+        sim.advance(Duration::ZERO);
+        track.take(&mut sim, me);
+        if let Err(e) = sim.supervisor().check_invariants() {
             panic!("invariant broken: {e}");
         }
     }
     // Stop every restart source, end every process: each up gets its down.
-    procs.with(|s| s.fail_fork = None);
+    sim.fail_fork(None);
     for n in NAMES {
-        sup.send(me, format!("service.auto_up\t{n}\t-\nservice.start\t{n}\t-\n").as_bytes(), now);
+        sim.send(me, &format!("service.auto_up\t{n}\t-\nservice.start\t{n}\t-\n"));
     }
-    sup.send(me, b"signal.clear\tSIGHUP\t1000000\n", now);
+    sim.send(me, "signal.clear\tSIGHUP\t1000000\n");
     loop {
-        let live: Vec<i32> = procs.with(|s| s.live.keys().copied().collect());
+        let live: Vec<i32> = sim.processes().keys().copied().collect();
         if live.is_empty() {
             break;
         }
         for pid in live {
-            procs.exit(pid);
-            sup.handle_exit(pid, WaitStatus::Exited(0), now);
+            sim.exit(pid, ExitReason::Exit(0));
         }
-        now += 10 * SEC;
-        sup.start_due(now);
-        track.take(&mut sup, me, &mut buf);
+        sim.advance_secs(10);
+        track.take(&mut sim, me);
     }
-    track.take(&mut sup, me, &mut buf);
-    sup.check_invariants().unwrap();
+    track.take(&mut sim, me);
+    sim.supervisor().check_invariants().unwrap();
     if !track.overflow {
         assert!(track.running.is_empty(), "up without down: {:?}", track.running);
     }

@@ -96,7 +96,7 @@ impl Snapshot {
     /// CLOCK_MONOTONIC, which the daemon and its clients on the same host
     /// share).
     pub(super) fn render(&self) -> String {
-        self.render_at(daemonproxy_core::time::now() / daemonproxy_core::SEC)
+        self.render_at(daemonproxy_core::Time::now().secs())
     }
 
     fn render_at(&self, now: u64) -> String {

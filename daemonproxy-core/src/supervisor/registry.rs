@@ -26,6 +26,11 @@ impl NameBuf {
         NameBuf { len: src.len() as u8, bytes }
     }
 
+    /// A constant name of the daemon's own (`stderr`, `null`...).
+    pub fn from_static(text: &'static str) -> NameBuf {
+        NameBuf::new(Name::from_text(text).unwrap_or_else(|| unreachable!("{text} is a valid name")))
+    }
+
     /// The name's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]

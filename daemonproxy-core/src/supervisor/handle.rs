@@ -1,9 +1,12 @@
 //! Named handles (§8): descriptors held by name across service restarts.
+//!
+//! The supervisor knows a handle's name, what it is (for `fd.state`) and
+//! the id of its descriptor; the driver holds the descriptor itself.
 
-use crate::registry::NameBuf;
-use crate::sys::fd::{FdDescription, SockDomain, SockType as SysSockType};
-use daemonproxy_proto::{Domain, FdInfo, OpenFlags, PipeFlags, SockType, SocketFlags, Special};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use super::action::FdKind;
+use super::registry::NameBuf;
+use crate::ids::FdId;
+use daemonproxy_proto::{FdInfo, OpenFlags, PipeFlags, SocketFlags, Special};
 
 /// What a handle is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,47 +29,11 @@ pub enum Kind {
     Special(Special),
 }
 
-/// The descriptor a handle holds.
-#[derive(Debug)]
-pub enum HeldFd {
-    /// A descriptor the daemon created or took over.
-    Owned(OwnedFd),
-    /// One of 0..2 as found at start-up. Closed when its handle is deleted
-    /// or replaced (as in the original), but not when the supervisor is
-    /// dropped: a program embedding the library keeps its standard
-    /// descriptors.
-    Std(RawFd),
-}
-
-impl HeldFd {
-    /// The descriptor number.
-    pub fn raw(&self) -> RawFd {
-        match self {
-            HeldFd::Owned(fd) => fd.as_raw_fd(),
-            HeldFd::Std(fd) => *fd,
-        }
-    }
-
-    /// Closes the descriptor (the handle was deleted or replaced).
-    pub fn close(self) {
-        match self {
-            HeldFd::Owned(fd) => drop(fd),
-            HeldFd::Std(fd) => crate::sys::raw::close_std(fd),
-        }
-    }
-}
-
-impl From<OwnedFd> for HeldFd {
-    fn from(fd: OwnedFd) -> HeldFd {
-        HeldFd::Owned(fd)
-    }
-}
-
 /// One named handle.
 #[derive(Debug)]
 pub struct Handle {
     /// The descriptor (`None` for the `control.*` constants).
-    pub fd: Option<HeldFd>,
+    pub fd: Option<FdId>,
     /// What it is.
     pub kind: Kind,
     /// Path, address or `unknown`, as reported (possibly cut in pool mode).
@@ -74,11 +41,6 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// The descriptor number, if any.
-    pub fn raw_fd(&self) -> Option<RawFd> {
-        self.fd.as_ref().map(HeldFd::raw)
-    }
-
     /// The `fd.state` payload.
     pub fn info(&self) -> FdInfo<'_> {
         match self.kind {
@@ -92,26 +54,15 @@ impl Handle {
     }
 
     /// A handle for a descriptor of unknown origin (inherited or taken),
-    /// described by introspection (§6.7).
-    pub fn introspected(fd: HeldFd, what: FdDescription) -> Handle {
+    /// described by what the driver found out (§6.7).
+    pub fn introspected(fd: FdId, what: FdKind) -> Handle {
         let kind = match what {
-            FdDescription::File { read, write, append, nonblock } => {
+            FdKind::File { read, write, append, nonblock } => {
                 Kind::File(OpenFlags { read, write, append, nonblock, ..OpenFlags::default() })
             }
-            FdDescription::Socket { domain, ty, nonblock } => Kind::Socket(SocketFlags {
-                domain: match domain {
-                    SockDomain::Unix => Domain::Unix,
-                    SockDomain::Inet => Domain::Inet,
-                    SockDomain::Inet6 => Domain::Inet6,
-                },
-                ty: match ty {
-                    SysSockType::Stream => SockType::Stream,
-                    SysSockType::Dgram => SockType::Dgram,
-                    SysSockType::Seqpacket => SockType::Seqpacket,
-                },
-                nonblock,
-                ..SocketFlags::default()
-            }),
+            FdKind::Socket { domain, ty, nonblock } => {
+                Kind::Socket(SocketFlags { domain, ty, nonblock, ..SocketFlags::default() })
+            }
         };
         Handle { fd: Some(fd), kind, description: b"unknown".to_vec() }
     }

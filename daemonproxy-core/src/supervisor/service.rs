@@ -1,7 +1,7 @@
 //! Service records and their states (§9).
 
-use crate::registry::NameBuf;
-use crate::time::{secs, Time, SEC};
+use super::registry::NameBuf;
+use crate::time::Time;
 use daemonproxy_proto::{ExitReason, FdList, ServiceState, Signal, Trigger, Triggers};
 
 /// What a service is doing.
@@ -70,6 +70,12 @@ pub struct Service {
     pub interval: u32,
     /// Current state.
     pub state: State,
+    /// The program (argv[0]) of the last start, as spawned: an exec
+    /// failure reported later names it, whatever `service.args` says by
+    /// then. The buffer is reused, so starts do not allocate.
+    pub program: Vec<u8>,
+    /// A start was asked of the driver and its result is not in yet.
+    pub spawning: bool,
 }
 
 impl Service {
@@ -83,6 +89,8 @@ impl Service {
             triggers: Vec::new(),
             interval: 0,
             state: State::Down(None),
+            program: Vec::new(),
+            spawning: false,
         }
     }
 
@@ -163,22 +171,30 @@ impl Service {
         self.triggers().iter().any(|t| t == Trigger::Signal(sig))
     }
 
-    /// The state as an event reports it at `now`.
+    /// Remembers the program of a start (the first argument).
+    pub fn note_program(&mut self) {
+        let prog = self.args.split(|&b| b == b'\t').next().unwrap_or(b"");
+        self.program.clear();
+        self.program.extend_from_slice(prog);
+    }
+
+    /// The state as an event reports it at `now` (`live`: a state change
+    /// as it happens, whose uptime/downtime fields are 0).
     pub fn event_state(&self, now: Time, live: bool) -> ServiceState {
         match self.state {
             State::Down(None) => ServiceState::Down,
-            State::Start(at) => ServiceState::Start { at: secs(at) },
+            State::Start(at) => ServiceState::Start { at: at.secs() },
             State::Up { pid, since } => ServiceState::Up {
-                since: secs(since),
+                since: since.secs(),
                 pid: pid as u32,
-                uptime: if live { 0 } else { (now.saturating_sub(since)) / SEC },
+                uptime: if live { 0 } else { (now - since).as_secs() },
             },
             State::Down(Some(e)) => ServiceState::Exited {
-                at: secs(e.at),
+                at: e.at.secs(),
                 pid: e.pid as u32,
                 reason: e.reason,
-                uptime: e.at.saturating_sub(e.since) / SEC,
-                downtime: if live { 0 } else { now.saturating_sub(e.at) / SEC },
+                uptime: (e.at - e.since).as_secs(),
+                downtime: if live { 0 } else { (now - e.at).as_secs() },
             },
         }
     }

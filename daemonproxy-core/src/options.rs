@@ -1,0 +1,103 @@
+//! How to build a supervisor or a reactor.
+
+use daemonproxy_proto::LogLevel;
+
+/// Settings of a [`crate::Reactor`] (or a [`crate::Supervisor`]), built
+/// with chained setters:
+///
+/// ```
+/// use daemonproxy_core::Options;
+/// use daemonproxy_core::proto::LogLevel;
+///
+/// let opts = Options::new().log_filter(LogLevel::Info).service_pool(64, 256);
+/// assert_eq!(opts.service_limit(), Some(64));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) log_filter: LogLevel,
+    pub(crate) fd_pool: Option<(usize, usize)>,
+    pub(crate) service_pool: Option<(usize, usize)>,
+    pub(crate) guard: Option<i64>,
+    pub(crate) exec_args: Vec<u8>,
+    pub(crate) register_inherited: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            log_filter: LogLevel::Debug,
+            fd_pool: None,
+            service_pool: None,
+            guard: None,
+            exec_args: Vec::new(),
+            register_inherited: false,
+        }
+    }
+}
+
+impl Options {
+    /// The defaults: log filter `debug` (so `info` and above are written),
+    /// no pools, no terminate guard, no exec-on-exit, inherited descriptors
+    /// not registered.
+    pub fn new() -> Options {
+        Options::default()
+    }
+
+    /// Messages of levels above `level` are logged (`log.filter`).
+    pub fn log_filter(mut self, level: LogLevel) -> Options {
+        self.log_filter = level;
+        self
+    }
+
+    /// At most `count` named handles; descriptions are cut to fit objects
+    /// of `size` bytes (`--fd-pool COUNTxSIZE`). Memory for them is
+    /// reserved up front.
+    pub fn fd_pool(mut self, count: usize, size: usize) -> Options {
+        self.fd_pool = Some((count, size));
+        self
+    }
+
+    /// At most `count` services, each with `size` bytes for its settings
+    /// (`--service-pool COUNTxSIZE`). Memory is reserved up front, and the
+    /// steady state (commands, starts, exits, events) does not allocate.
+    pub fn service_pool(mut self, count: usize, size: usize) -> Options {
+        self.service_pool = Some((count, size));
+        self
+    }
+
+    /// The terminate guard: `terminate` needs this code, and fatal
+    /// conditions are survived. 0 means none.
+    pub fn terminate_guard(mut self, code: i64) -> Options {
+        self.guard = Some(code).filter(|&c| c != 0);
+        self
+    }
+
+    /// The program run when the daemon ends (exec-on-exit): TAB-separated
+    /// arguments, the first searched in `PATH`; empty for none.
+    pub fn exec_on_exit(mut self, args: impl Into<Vec<u8>>) -> Options {
+        self.exec_args = args.into();
+        self
+    }
+
+    /// Register the descriptors 3..=1023 open when the reactor is created
+    /// as handles `fd_N` (what the `daemonproxy` binary does).
+    pub fn register_inherited(mut self, yes: bool) -> Options {
+        self.register_inherited = yes;
+        self
+    }
+
+    /// The service limit, if a service pool is set.
+    pub fn service_limit(&self) -> Option<usize> {
+        self.service_pool.map(|(n, _)| n)
+    }
+
+    /// The handle limit, if a handle pool is set.
+    pub fn handle_limit(&self) -> Option<usize> {
+        self.fd_pool.map(|(n, _)| n)
+    }
+
+    /// Whether any pool is set (the steady state must not allocate).
+    pub(crate) fn pooled(&self) -> bool {
+        self.fd_pool.is_some() || self.service_pool.is_some()
+    }
+}

@@ -1,0 +1,160 @@
+//! The reactor's children: starting them as the supervisor asks, watching
+//! their exec statuses, and reaping them.
+//!
+//! A child started with fork reports a failed exec through a close-on-exec
+//! status pipe. Most execs finish within milliseconds, so the pipes are
+//! not polled: they are looked at every 10 ms while any is pending, and
+//! one child's pipe is always looked at before its exit is reported, so
+//! that the `error` event precedes its `down` (§0 item 5).
+
+use super::conn_io::ConnIo;
+use super::fds::FdTable;
+use crate::ids::ConnId;
+use crate::proto::{ExitReason, Signal};
+use crate::supervisor::{ActionResult, Errno, FdSource, Spawn, Step};
+use crate::sys;
+use crate::sys::reap::WaitStatus;
+use crate::sys::spawn::{exec_status, SpawnError, Spawned, Spawner};
+use crate::time::Time;
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::time::Duration;
+
+/// How often pending exec statuses are looked at while there are any.
+const EXEC_CHECK: Duration = Duration::from_millis(10);
+
+/// Starts, watches and reaps children.
+pub(crate) struct Children {
+    spawner: Spawner,
+    /// Status pipes of children whose exec has not reported yet.
+    execs: Vec<(i32, OwnedFd)>,
+    /// When to look at them again.
+    check_at: Option<Time>,
+    /// The plan in descriptor numbers (reused).
+    plan: Vec<sys::spawn::FdSource>,
+}
+
+impl Children {
+    /// Children get the default disposition of every signal in `reset`;
+    /// with `no_alloc`, every start uses fork (posix_spawn's file-action
+    /// list allocates), for the pool mode's allocation-free steady state.
+    pub fn new(reset: &[i32], no_alloc: bool) -> Children {
+        let spawner = Spawner::new(reset);
+        let spawner = if no_alloc { spawner.always_fork() } else { spawner };
+        Children { spawner, execs: Vec::new(), check_at: None, plan: Vec::new() }
+    }
+
+    /// Starts a child as `spawn` asks. A control connection is created
+    /// first; its end is returned for the reactor to serve.
+    pub fn spawn(&mut self, spawn: &Spawn<'_>, fds: &FdTable, now: Time) -> (ActionResult, Option<(ConnId, ConnIo)>) {
+        let pair = match spawn.control {
+            None => None,
+            Some(link) => match sys::fd::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, false) {
+                Ok((ours, theirs)) => {
+                    let _ = sys::fd::set_nonblocking(ours.as_fd(), true);
+                    Some((link, ours, theirs))
+                }
+                Err(e) => return (failed(Step::Socketpair, &e), None),
+            },
+        };
+        self.plan.clear();
+        for src in spawn.fds {
+            self.plan.push(match *src {
+                FdSource::Closed => sys::spawn::FdSource::Closed,
+                FdSource::Fd(id) => fds.raw(id).map_or(sys::spawn::FdSource::Closed, sys::spawn::FdSource::Fd),
+                FdSource::Control => match &pair {
+                    Some((_, _, theirs)) => sys::spawn::FdSource::Fd(theirs.as_raw_fd()),
+                    None => sys::spawn::FdSource::Closed,
+                },
+            });
+        }
+        let result = match self.spawner.spawn(spawn.argv, &self.plan, spawn.batch) {
+            Ok(Spawned { pid, status }) => {
+                if let Some(fd) = status {
+                    self.execs.push((pid, fd));
+                    self.check_at.get_or_insert(now + EXEC_CHECK);
+                }
+                ActionResult::Spawned { pid }
+            }
+            Err(SpawnError::Exec(errno, pid)) => ActionResult::ExecFailed { pid, errno: Errno(errno) },
+            Err(SpawnError::Fork(errno)) => {
+                return (ActionResult::Failed { step: Step::Fork, errno: Errno(errno) }, None)
+            }
+        };
+        let conn = pair.map(|(link, ours, theirs)| {
+            // One-way connections are shut down in the unused direction on
+            // both ends (§8.1): an event-only service cannot send commands,
+            // a command-only one reads EOF instead of blocking.
+            if !link.commands {
+                let _ = sys::fd::shutdown(theirs.as_fd(), Shutdown::Write);
+                let _ = sys::fd::shutdown(ours.as_fd(), Shutdown::Read);
+            }
+            if !link.events {
+                let _ = sys::fd::shutdown(theirs.as_fd(), Shutdown::Read);
+                let _ = sys::fd::shutdown(ours.as_fd(), Shutdown::Write);
+            }
+            (link.conn, ConnIo::socket(ours))
+        });
+        (result, conn)
+    }
+
+    /// Starts a child that dies of SIGABRT at once.
+    pub fn spawn_aborting(&mut self) -> ActionResult {
+        match self.spawner.spawn_aborting() {
+            Ok(pid) => ActionResult::Spawned { pid },
+            Err(errno) => ActionResult::Failed { step: Step::Fork, errno: Errno(errno) },
+        }
+    }
+
+    /// When pending exec statuses must be looked at.
+    pub fn deadline(&self) -> Option<Time> {
+        self.check_at
+    }
+
+    /// Looks at the pending exec statuses (`only`: just this pid, at its
+    /// reaping); calls `failed` for each exec that failed.
+    pub fn check_execs(&mut self, only: Option<i32>, now: Time, mut failed: impl FnMut(i32, Errno)) {
+        let mut i = 0;
+        while i < self.execs.len() {
+            let (pid, ref fd) = self.execs[i];
+            if only.is_some_and(|p| p != pid) {
+                i += 1;
+                continue;
+            }
+            match exec_status(fd) {
+                None => i += 1,
+                Some(result) => {
+                    self.execs.swap_remove(i);
+                    if let Err(errno) = result {
+                        failed(pid, Errno(errno));
+                    }
+                }
+            }
+        }
+        if only.is_none() {
+            self.check_at = (!self.execs.is_empty()).then(|| now + EXEC_CHECK);
+        }
+    }
+
+    /// Whether some exec status is pending.
+    pub fn execs_pending(&self) -> bool {
+        !self.execs.is_empty()
+    }
+}
+
+/// Reaps one exited child without blocking.
+pub(crate) fn reap() -> Option<(i32, ExitReason)> {
+    let (pid, status) = sys::reap::reap_one()?;
+    Some((
+        pid,
+        match status {
+            WaitStatus::Exited(code) => ExitReason::Exit(code),
+            WaitStatus::Signaled(sig) => ExitReason::Signal(Signal::from_number(sig as u16)),
+        },
+    ))
+}
+
+/// A failed step as a result.
+pub(crate) fn failed(step: Step, e: &std::io::Error) -> ActionResult {
+    ActionResult::Failed { step, errno: Errno(e.raw_os_error().unwrap_or(libc::EIO)) }
+}

@@ -1,0 +1,114 @@
+//! The descriptors behind a connection, and moving its bytes.
+//!
+//! Every front-end (the interactive session, a config file, control-socket
+//! clients, service control connections) is an input and/or an output
+//! descriptor. Sockets also carry descriptors (SCM_RIGHTS) and are written
+//! with MSG_NOSIGNAL. Descriptors that epoll refuses (regular files) are
+//! "always ready", as `select()` reports them.
+
+use crate::supervisor::Written;
+use crate::sys;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+/// A connection's descriptors.
+#[derive(Debug)]
+pub(crate) struct ConnIo {
+    /// An owned descriptor (socket, socket pair end, config file), closed
+    /// with the connection.
+    _owned: Option<OwnedFd>,
+    /// Where commands are read from.
+    pub input: Option<RawFd>,
+    /// Where events are written.
+    pub output: Option<RawFd>,
+    /// Sockets: receive descriptors, send without SIGPIPE.
+    socket: bool,
+    /// Input readiness not yet consumed (edge-triggered polling), or an
+    /// input that cannot be polled.
+    pub in_ready: bool,
+    /// The input cannot be polled: it is always ready until its end.
+    pub always_ready: bool,
+}
+
+/// What a read brought.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// This many bytes.
+    Data(usize),
+    /// Nothing now.
+    WouldBlock,
+    /// End of input (or the peer reset the connection).
+    Eof,
+}
+
+impl ConnIo {
+    /// No descriptor (in-process connections).
+    pub fn none() -> ConnIo {
+        ConnIo { _owned: None, input: None, output: None, socket: false, in_ready: false, always_ready: false }
+    }
+
+    /// Borrowed descriptors (stdin/stdout), never closed by the reactor.
+    pub fn borrowed(input: Option<RawFd>, output: Option<RawFd>) -> ConnIo {
+        ConnIo { input, output, in_ready: input.is_some(), ..ConnIo::none() }
+    }
+
+    /// A socket used both ways.
+    pub fn socket(fd: OwnedFd) -> ConnIo {
+        let raw = fd.as_raw_fd();
+        ConnIo {
+            _owned: Some(fd),
+            input: Some(raw),
+            output: Some(raw),
+            socket: true,
+            in_ready: true,
+            always_ready: false,
+        }
+    }
+
+    /// A file read for commands only.
+    pub fn file(fd: OwnedFd) -> ConnIo {
+        let raw = fd.as_raw_fd();
+        ConnIo { _owned: Some(fd), input: Some(raw), output: None, socket: false, in_ready: true, always_ready: false }
+    }
+
+    /// Reads into `buf`; descriptors received with the bytes go to `fds`.
+    pub fn read(&self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<Read> {
+        let Some(fd) = self.input else { return Ok(Read::WouldBlock) };
+        loop {
+            let r = if self.socket {
+                sys::fd::recv_with_fds(sys::raw::borrow(fd), buf, fds)
+            } else {
+                sys::fd::read(sys::raw::borrow(fd), buf)
+            };
+            return match r {
+                Ok(0) => Ok(Read::Eof),
+                Ok(n) => Ok(Read::Data(n)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
+                // A peer that closes with events unread resets the
+                // connection: that is its end of input, not an error.
+                Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(Read::Eof),
+                Err(e) => Err(e),
+            };
+        }
+    }
+
+    /// Writes `bytes` (one system call, retried on EINTR).
+    pub fn write(&self, bytes: &[u8]) -> Written {
+        let Some(fd) = self.output else { return Written::Closed };
+        loop {
+            let r = if self.socket {
+                sys::fd::send_nosignal(sys::raw::borrow(fd), bytes)
+            } else {
+                sys::fd::write(sys::raw::borrow(fd), bytes)
+            };
+            return match r {
+                Ok(0) => Written::WouldBlock,
+                Ok(n) => Written::Bytes(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Written::WouldBlock,
+                Err(_) => Written::Closed,
+            };
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! The reactor: the event loop that owns the operating-system side.
+//!
+//! It holds every descriptor (handles, connections, the control socket),
+//! starts and reaps children, catches signals and reads the clock, and
+//! executes what the [`Supervisor`] decides. One mio `Poll` waits on the
+//! connections, the control socket, the signal pipes, the log destination
+//! and the embedding program's own descriptors. Each round follows the
+//! original's order (§2.1): signals, reaped children, accepting, the
+//! embedding program's sources, every connection's input, then timers,
+//! and sleeps until something is ready or due.
+
+mod children;
+mod conn_io;
+mod execute;
+mod fds;
+mod front_ends;
+mod signals;
+mod sources;
+
+pub use sources::{Callback, Interest, Readiness, SourceId};
+
+use self::children::Children;
+use self::conn_io::{ConnIo, Read};
+use self::fds::FdTable;
+use self::signals::{Exclusive, SignalSources, HANDLED_SIGNALS};
+use self::sources::Source;
+use crate::error::{Error, ErrorKind, Outcome};
+use crate::ids::{ConnId, FdId};
+use crate::options::Options;
+use crate::proto::{LogLevel, Signal};
+use crate::supervisor::{ConnKind, Errno, FdKind, Supervisor};
+use crate::sys;
+use crate::time::Time;
+use mio::unix::SourceFd;
+use mio::{Events, Poll, Token};
+use slab::Slab;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+const SIGNALS: Token = Token(usize::MAX - 1);
+const LISTENER: Token = Token(usize::MAX - 2);
+const LOG: Token = Token(usize::MAX - 3);
+const FATAL: Token = Token(usize::MAX - 4);
+
+/// Longest sleep of the loop (§2.1).
+const MAX_SLEEP: Duration = Duration::from_secs(200);
+
+/// Reads per connection per round, so one busy connection cannot starve
+/// the others.
+const READS_PER_ROUND: usize = 16;
+
+/// Token of a connection's input (or only) descriptor.
+fn input_token(id: ConnId) -> Token {
+    Token(id.index() * 4)
+}
+
+/// Token of a connection's separate output descriptor.
+fn output_token(id: ConnId) -> Token {
+    Token(id.index() * 4 + 1)
+}
+
+/// Token of an embedding program's descriptor.
+fn source_token(id: SourceId) -> Token {
+    Token(id.0 * 4 + 2)
+}
+
+/// The daemon: a [`Supervisor`] and the event loop around it.
+///
+/// Build it with [`Reactor::new`], add front-ends
+/// ([`Reactor::add_interactive`], [`Reactor::add_config`],
+/// [`Reactor::create_control_socket`], [`Reactor::attach`],
+/// [`Reactor::register`]), then call [`Reactor::run`], or step it with
+/// [`Reactor::run_once`] (from an outer event loop: wait until
+/// [`Reactor::as_raw_fd`] is readable or [`Reactor::timeout`] passes).
+/// The reactor never exits the process: it returns an [`Outcome`] and
+/// leaves the decision to its caller.
+///
+/// Signal handling and child reaping are process-wide, so one reactor
+/// exists per process at a time: [`Reactor::new`] fails with
+/// [`ErrorKind::ReactorExists`] while another one is alive.
+pub struct Reactor {
+    sup: Supervisor,
+    poll: Poll,
+    events: Events,
+    fds: FdTable,
+    /// Connection descriptors, by connection index.
+    conns: Vec<Option<ConnIo>>,
+    children: Children,
+    signals: SignalSources,
+    sources: Slab<Source>,
+    /// The registered control socket.
+    listener: Option<RawFd>,
+    listener_ready: bool,
+    /// The log destination, and whether it is registered with the poll.
+    log_fd: Option<(FdId, bool)>,
+    fatal_woken: bool,
+    signals_ready: bool,
+    /// Decided and not yet returned by `run_once`.
+    outcome: Option<Outcome>,
+    /// /dev/null, duplicated for standard handles that are re-pointed.
+    null: FdId,
+    /// Reused lists.
+    received: Vec<OwnedFd>,
+    ids: Vec<ConnId>,
+    _exclusive: Exclusive,
+}
+
+impl fmt::Debug for Reactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reactor").field("supervisor", &self.sup).finish_non_exhaustive()
+    }
+}
+
+/// An errno's text, for setup errors.
+fn text(e: &io::Error) -> String {
+    Errno(e.raw_os_error().unwrap_or(libc::EIO)).to_string()
+}
+
+impl Reactor {
+    /// Sets up the daemon: registers the descriptors open at start-up as
+    /// `stdin`/`stdout`/`stderr` (and, with
+    /// [`Options::register_inherited`], 3..=1023 as `fd_N`) before opening
+    /// any of its own, opens /dev/null, creates the constant handles and
+    /// installs signal handling. Errors carry the original's exit status
+    /// ([`Error::exit_status`]) and message.
+    pub fn new(opts: Options) -> Result<Reactor, Error> {
+        let exclusive = Exclusive::claim()?;
+        let inherited = if opts.register_inherited { sys::fd::scan_inherited(3, 1023) } else { Vec::new() };
+        let std_open = sys::fd::scan_inherited(0, 2);
+        let no_null = |e: io::Error| Error::io(ErrorKind::Setup, 3, format!("Can't open /dev/null: {}", text(&e)), e);
+        let null = sys::fd::open_dev_null().map_err(no_null)?;
+        let mut fds = FdTable::default();
+        let null_raw = null.as_raw_fd();
+        let null = fds.insert(null);
+        let mut sup = Supervisor::new(&opts, null)?;
+        for (raw, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+            let id = if std_open.contains(&raw) {
+                fds.insert_std(raw)
+            } else {
+                fds.insert(sys::fd::dup_cloexec(sys::raw::borrow(null_raw)).map_err(no_null)?)
+            };
+            let what = fds.get(id).and_then(|fd| describe(fd).ok()).unwrap_or(READ_WRITE_FILE);
+            sup.add_handle(static_name(name), id, what)?;
+        }
+        for raw in inherited {
+            let Ok(owned) = sys::fd::take_inherited(raw) else { continue };
+            let Ok(what) = describe(owned.as_fd()) else { continue };
+            let text = format!("fd_{raw}");
+            let Some(name) = crate::proto::Name::from_text(&text) else { continue };
+            let id = fds.insert(owned);
+            sup.add_handle(name, id, what)?;
+        }
+        let poll = Poll::new().map_err(|e| Error::io(ErrorKind::Setup, 4, format!("epoll: {}", text(&e)), e))?;
+        let mut signals = SignalSources::install(&opts.exec_args)?;
+        let broken = |e: io::Error| Error::io(ErrorKind::Setup, 5, format!("signal handler setup: {}", text(&e)), e);
+        poll.registry().register(&mut signals.hooks, SIGNALS, mio::Interest::READABLE).map_err(broken)?;
+        poll.registry().register(&mut SourceFd(&signals.wake_fd()), FATAL, mio::Interest::READABLE).map_err(broken)?;
+        let mut reactor = Reactor {
+            sup,
+            poll,
+            events: Events::with_capacity(64),
+            fds,
+            conns: Vec::new(),
+            children: Children::new(&HANDLED_SIGNALS, opts.pooled()),
+            signals,
+            sources: Slab::new(),
+            listener: None,
+            listener_ready: false,
+            log_fd: None,
+            fatal_woken: false,
+            signals_ready: false,
+            outcome: None,
+            null,
+            received: Vec::new(),
+            ids: Vec::new(),
+            _exclusive: exclusive,
+        };
+        reactor.drain(Time::now());
+        Ok(reactor)
+    }
+
+    /// The supervisor, to read its state.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.sup
+    }
+
+    /// The terminate guard, if set.
+    pub fn terminate_guard(&self) -> Option<i64> {
+        self.sup.terminate_guard()
+    }
+
+    /// The exec-on-exit arguments (empty: none).
+    pub fn exec_on_exit(&self) -> &[u8] {
+        self.sup.exec_on_exit()
+    }
+
+    /// Logs a message through the daemon's log.
+    pub fn log(&mut self, level: LogLevel, args: fmt::Arguments<'_>) {
+        self.sup.log(level, args);
+        self.drain(Time::now());
+    }
+
+    /// Logs `warning: service 'NAME' running as pid PID` for every running
+    /// service (before exiting, §14.2).
+    pub fn log_running_services(&mut self) {
+        self.sup.log_running_services();
+        self.drain(Time::now());
+    }
+
+    // ----- front-ends -----------------------------------------------------
+
+    /// Adds a connection whose descriptors the reactor serves.
+    fn add_conn(&mut self, kind: ConnKind, io: ConnIo) -> ConnId {
+        let now = Time::now();
+        // What the supervisor queues for it is written by the drain, once
+        // its descriptors are in place.
+        let id = self.sup.open_connection(kind, now);
+        self.set_io(id, io);
+        self.drain(now);
+        id
+    }
+
+    /// Installs a connection's descriptors and registers them.
+    fn set_io(&mut self, id: ConnId, mut io: ConnIo) {
+        let registry = self.poll.registry();
+        match (io.input, io.output) {
+            (Some(i), Some(o)) if i == o => {
+                let _ = registry.register(
+                    &mut SourceFd(&i),
+                    input_token(id),
+                    mio::Interest::READABLE | mio::Interest::WRITABLE,
+                );
+            }
+            (input, output) => {
+                if let Some(i) = input {
+                    // epoll refuses regular files: they are always ready.
+                    if registry.register(&mut SourceFd(&i), input_token(id), mio::Interest::READABLE).is_err() {
+                        io.always_ready = true;
+                    }
+                }
+                if let Some(o) = output {
+                    let _ = registry.register(&mut SourceFd(&o), output_token(id), mio::Interest::WRITABLE);
+                }
+            }
+        }
+        let i = id.index();
+        if self.conns.len() <= i {
+            self.conns.resize_with(i + 1, || None);
+        }
+        self.conns[i] = Some(io);
+    }
+
+    /// Ends a connection's descriptors.
+    fn drop_io(&mut self, id: ConnId) {
+        let Some(io) = self.conns.get_mut(id.index()).and_then(Option::take) else { return };
+        let registry = self.poll.registry();
+        for fd in [io.input, io.output].into_iter().flatten() {
+            let _ = registry.deregister(&mut SourceFd(&fd));
+        }
+    }
+
+    /// Attaches an in-process controller: feed it lines with
+    /// [`Reactor::send`] and read its events with [`Reactor::take_events`].
+    pub fn attach(&mut self) -> ConnId {
+        self.add_conn(ConnKind::InProcess, ConnIo::none())
+    }
+
+    /// Gives bytes (complete lines) to an in-process controller and runs
+    /// them at once. Returns how many bytes were taken (the rest did not
+    /// fit its input buffer: take its events, then send the rest). A
+    /// `terminate` is returned by the next [`Reactor::run_once`].
+    pub fn send(&mut self, conn: ConnId, bytes: &[u8]) -> usize {
+        let now = Time::now();
+        let n = self.sup.push_input(conn, bytes, now);
+        self.drain(now);
+        n
+    }
+
+    /// Moves the events queued for an in-process controller into `into`.
+    pub fn take_events(&mut self, conn: ConnId, into: &mut Vec<u8>) {
+        let now = Time::now();
+        self.sup.take_output(conn, into, now);
+        self.drain(now);
+    }
+
+    /// Ends an in-process controller (as the end of its input).
+    pub fn detach(&mut self, conn: ConnId) {
+        let now = Time::now();
+        self.sup.handle_input_end(conn, now);
+        self.drain(now);
+    }
+
+    // ----- the loop ---------------------------------------------------------
+
+    /// Runs until a command or event ends the daemon.
+    pub fn run(&mut self) -> Outcome {
+        loop {
+            if let Some(o) = self.run_once(None) {
+                return o;
+            }
+        }
+    }
+
+    /// One round: waits (at most `max_wait`; `None`: as long as nothing is
+    /// due) for descriptors or timers, then processes everything that is
+    /// ready. Returns the outcome once the daemon should stop; the reactor
+    /// can be run again after an outcome that the caller chose to survive
+    /// (terminate guard).
+    pub fn run_once(&mut self, max_wait: Option<Duration>) -> Option<Outcome> {
+        if let Some(o) = self.outcome.take() {
+            return Some(o);
+        }
+        let wait = self.timeout().unwrap_or(MAX_SLEEP).min(MAX_SLEEP);
+        let wait = max_wait.map_or(wait, |m| m.min(wait));
+        if let Err(e) = self.poll.poll(&mut self.events, Some(wait)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Some(Outcome::Fatal { status: 4, message: format!("epoll_wait: {}", text(&e)) });
+            }
+        }
+        self.dispatch_readiness();
+        self.round();
+        // A fatal signal caught during this round (its handler runs when a
+        // system call returns, e.g. the read that saw stdin's end) wins over
+        // a normal exit decided in it.
+        if matches!(self.outcome, None | Some(Outcome::Exit { .. })) {
+            if let Some(o) = self.signals.fatal_outcome() {
+                self.outcome = Some(o);
+            }
+        }
+        self.outcome.take()
+    }
+
+    /// How long the reactor may sleep before it has something to do
+    /// (`Some(ZERO)`: work is ready now); `None` when nothing is due at all.
+    /// For a program that runs the reactor from its own event loop.
+    pub fn timeout(&mut self) -> Option<Duration> {
+        let now = Time::now();
+        if self.busy() {
+            return Some(Duration::ZERO);
+        }
+        let due = [self.sup.poll_timeout(), self.children.deadline()].into_iter().flatten().min()?;
+        Some(due - now)
+    }
+
+    /// Whether something can be done without waiting.
+    fn busy(&mut self) -> bool {
+        if self.outcome.is_some() || self.listener_ready || self.fatal_woken || self.signals_ready {
+            return true;
+        }
+        if self.sources.iter().any(|(_, s)| s.ready.is_some()) {
+            return true;
+        }
+        let Reactor { conns, sup, .. } = self;
+        conns
+            .iter()
+            .enumerate()
+            .any(|(i, io)| io.as_ref().is_some_and(|io| io.in_ready || io.always_ready) && sup.wants_input(ConnId(i)))
+    }
+
+    /// Notes what the poll reported.
+    fn dispatch_readiness(&mut self) {
+        let now = Time::now();
+        for ev in self.events.iter() {
+            match ev.token() {
+                SIGNALS => self.signals_ready = true,
+                LISTENER => self.listener_ready = true,
+                LOG => self.sup.handle_log_writable(now),
+                FATAL => self.fatal_woken = true,
+                Token(t) => {
+                    let ready = Readiness {
+                        readable: ev.is_readable(),
+                        writable: ev.is_writable(),
+                        closed: ev.is_read_closed() || ev.is_write_closed(),
+                        error: ev.is_error(),
+                    };
+                    let index = t / 4;
+                    match t % 4 {
+                        2 => {
+                            if let Some(s) = self.sources.get_mut(index) {
+                                s.ready.get_or_insert_with(Readiness::default).merge(ready);
+                            }
+                        }
+                        tag => {
+                            let id = ConnId(index);
+                            if let Some(Some(io)) = self.conns.get_mut(index) {
+                                let both = io.input == io.output;
+                                if tag == 0 && (ready.readable || ready.closed || ready.error) {
+                                    io.in_ready = true;
+                                }
+                                if ready.writable && (tag == 1 || both) {
+                                    self.sup.handle_writable(id, now);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.drain(now);
+    }
+
+    /// One round of the loop (§2.1).
+    fn round(&mut self) {
+        let now = Time::now();
+        if std::mem::take(&mut self.fatal_woken) {
+            self.signals.drain_wake();
+        }
+        if let Some(o) = self.signals.fatal_outcome() {
+            self.outcome = Some(o);
+            return;
+        }
+        // Once an outcome is decided, nothing more is fed to the supervisor
+        // in this round (the original stops running commands then).
+        if std::mem::take(&mut self.signals_ready) {
+            let Reactor { signals, sup, .. } = self;
+            for sig in signals.hooks.pending() {
+                if sig != libc::SIGCHLD {
+                    sup.handle_signal(Signal::from_number(sig as u16), now);
+                }
+            }
+            self.drain(now);
+        }
+        self.reap(now);
+        if self.outcome.is_some() {
+            return;
+        }
+        if std::mem::take(&mut self.listener_ready) {
+            self.accept(now);
+        }
+        self.run_sources();
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        ids.extend(self.conns.iter().enumerate().filter(|(_, c)| c.is_some()).map(|(i, _)| ConnId(i)));
+        for &id in &ids {
+            if self.outcome.is_some() {
+                break;
+            }
+            self.read_conn(id, now);
+        }
+        self.ids = ids;
+        if self.outcome.is_none() {
+            self.sup.handle_timeout(now);
+            self.drain(now);
+        }
+    }
+
+    /// Reaps every exited child, reporting a failed exec before its exit.
+    fn reap(&mut self, now: Time) {
+        let mut reaped = false;
+        while let Some((pid, how)) = children::reap() {
+            if self.children.execs_pending() {
+                let sup = &mut self.sup;
+                self.children.check_execs(Some(pid), now, |p, e| sup.handle_exec_failed(p, e, now));
+            }
+            self.sup.handle_exit(pid, how, now);
+            reaped = true;
+        }
+        if reaped {
+            // What a service wrote on its connection before exiting must be
+            // read in this round, before its restart is decided, even if
+            // the readiness report has not arrived yet.
+            for (i, io) in self.conns.iter_mut().enumerate() {
+                if let Some(io) = io {
+                    if self.sup.connection_kind(ConnId(i)) == Some(ConnKind::Service) {
+                        io.in_ready = true;
+                    }
+                }
+            }
+        }
+        if self.children.deadline().is_some_and(|t| t <= now) {
+            let sup = &mut self.sup;
+            self.children.check_execs(None, now, |p, e| sup.handle_exec_failed(p, e, now));
+        }
+        self.drain(now);
+    }
+
+    /// Reads a connection's input and runs it.
+    fn read_conn(&mut self, id: ConnId, now: Time) {
+        for _ in 0..READS_PER_ROUND {
+            if self.outcome.is_some() {
+                return;
+            }
+            let Reactor { conns, sup, received, .. } = self;
+            let Some(Some(io)) = conns.get_mut(id.index()) else { return };
+            if !(io.in_ready || io.always_ready) {
+                return;
+            }
+            let Some(buf) = sup.input_buffer(id) else { return };
+            match io.read(buf, received) {
+                Ok(Read::Data(n)) => {
+                    self.take_received(id);
+                    self.sup.handle_input(id, n, now);
+                }
+                Ok(Read::WouldBlock) => {
+                    io.in_ready = false;
+                    return;
+                }
+                Ok(Read::Eof) => {
+                    io.in_ready = false;
+                    io.always_ready = false;
+                    self.sup.handle_input_end(id, now);
+                    self.drain(now);
+                    return;
+                }
+                Err(e) => {
+                    io.in_ready = false;
+                    io.always_ready = false;
+                    self.sup.handle_input_error(id, Errno(e.raw_os_error().unwrap_or(libc::EIO)), now);
+                    self.drain(now);
+                    return;
+                }
+            }
+            self.drain(now);
+        }
+    }
+
+    /// Hands descriptors received with a connection's input to the
+    /// supervisor.
+    fn take_received(&mut self, id: ConnId) {
+        for fd in self.received.drain(..) {
+            let what = describe(fd.as_fd()).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)));
+            let fd_id = self.fds.insert(fd);
+            self.sup.handle_received_fd(id, fd_id, what);
+        }
+    }
+
+    /// Accepts every pending control-socket connection.
+    fn accept(&mut self, now: Time) {
+        loop {
+            let Some(listener) = self.listener else { return };
+            match sys::fd::accept(sys::raw::borrow(listener)) {
+                Ok(fd) => {
+                    self.add_conn(ConnKind::Socket, ConnIo::socket(fd));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.drain(now);
+    }
+
+    /// Runs the callbacks of the embedding program's ready descriptors.
+    fn run_sources(&mut self) {
+        let ready: Vec<usize> = self.sources.iter().filter(|(_, s)| s.ready.is_some()).map(|(k, _)| k).collect();
+        for k in ready {
+            let Some(s) = self.sources.get_mut(k) else { continue };
+            let (Some(readiness), Some(mut callback)) = (s.ready.take(), s.callback.take()) else { continue };
+            callback(self, SourceId(k), readiness);
+            if let Some(s) = self.sources.get_mut(k) {
+                s.callback.get_or_insert(callback);
+            }
+        }
+    }
+
+    /// Executes the supervisor's actions and moves its output until
+    /// nothing is left (the drain order of [`Supervisor`]).
+    fn drain(&mut self, now: Time) {
+        loop {
+            let mut progress = false;
+            while self.execute_next(now) {
+                progress = true;
+            }
+            while let Some((id, bytes)) = self.sup.poll_transmit() {
+                progress = true;
+                let written = match self.conns.get(id.index()) {
+                    Some(Some(io)) => io.write(bytes),
+                    _ => crate::supervisor::Written::Closed,
+                };
+                self.sup.handle_written(id, written, now);
+            }
+            loop {
+                let Reactor { sup, fds, signals, .. } = self;
+                let Some((fd, bytes)) = sup.poll_log() else { break };
+                progress = true;
+                let written = write_log(fds, &mut signals.write_timeout, fd, bytes);
+                self.sup.handle_log_written(written, now);
+            }
+            if let Some(o) = self.sup.poll_outcome() {
+                self.outcome.get_or_insert(o);
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    /// Writes what can be written without waiting (before exiting).
+    pub fn flush(&mut self) {
+        self.sup.force_log();
+        self.drain(Time::now());
+    }
+
+    // ----- the embedding program's descriptors ------------------------------
+
+    /// Watches a descriptor of the embedding program: `callback` runs in
+    /// the loop whenever it is ready (edge-triggered: read or write until
+    /// it would block). The descriptor stays the caller's: deregister it
+    /// before closing it.
+    pub fn register(
+        &mut self,
+        fd: RawFd,
+        interest: Interest,
+        callback: impl FnMut(&mut Reactor, SourceId, Readiness) + 'static,
+    ) -> Result<SourceId, Error> {
+        let entry = self.sources.vacant_entry();
+        let id = SourceId(entry.key());
+        let mio_interest = match (interest.readable, interest.writable) {
+            (true, true) => mio::Interest::READABLE | mio::Interest::WRITABLE,
+            (false, true) => mio::Interest::WRITABLE,
+            _ => mio::Interest::READABLE,
+        };
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd), source_token(id), mio_interest)
+            .map_err(|e| Error::io(ErrorKind::Registration, 3, format!("register fd {fd}: {}", text(&e)), e))?;
+        entry.insert(Source { fd, callback: Some(Box::new(callback)), ready: None });
+        Ok(id)
+    }
+
+    /// Stops watching a registered descriptor.
+    pub fn deregister(&mut self, id: SourceId) -> Result<(), Error> {
+        if !self.sources.contains(id.0) {
+            return Err(Error::new(ErrorKind::Registration, 3, "no such source"));
+        }
+        let s = self.sources.remove(id.0);
+        self.poll
+            .registry()
+            .deregister(&mut SourceFd(&s.fd))
+            .map_err(|e| Error::io(ErrorKind::Registration, 3, format!("deregister fd {}: {}", s.fd, text(&e)), e))
+    }
+}
+
+impl AsRawFd for Reactor {
+    /// The poll's descriptor: readable when the reactor has something to
+    /// do (see [`Reactor::timeout`] for its timers).
+    fn as_raw_fd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        let ids: Vec<ConnId> = (0..self.conns.len()).map(ConnId).collect();
+        for id in ids {
+            self.drop_io(id);
+        }
+    }
+}
+
+/// One write of log bytes, bounded in time on a blocking descriptor.
+fn write_log(fds: &FdTable, guard: &mut Option<sys::signal::WriteTimeout>, fd: FdId, bytes: &[u8]) -> Option<usize> {
+    let fd = fds.get(fd)?;
+    let r = match guard {
+        Some(guard) => guard.write_guarded(fd, bytes),
+        None => sys::fd::write(fd, bytes),
+    };
+    r.ok().filter(|&n| n > 0)
+}
+
+/// What a descriptor without a description is assumed to be.
+const READ_WRITE_FILE: FdKind = FdKind::File { read: true, write: true, append: false, nonblock: false };
+
+/// A handle name of the reactor's own.
+fn static_name(text: &'static str) -> crate::proto::Name<'static> {
+    crate::proto::Name::from_text(text).unwrap_or_else(|| unreachable!("{text} is a valid name"))
+}
+
+/// What a descriptor is, for `fd.state` (§6.7).
+fn describe(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<FdKind> {
+    use crate::proto::{Domain, SockType};
+    use sys::fd::{FdDescription, SockDomain, SockType as SysType};
+    Ok(match sys::fd::describe(fd)? {
+        FdDescription::File { read, write, append, nonblock } => FdKind::File { read, write, append, nonblock },
+        FdDescription::Socket { domain, ty, nonblock } => FdKind::Socket {
+            domain: match domain {
+                SockDomain::Unix => Domain::Unix,
+                SockDomain::Inet => Domain::Inet,
+                SockDomain::Inet6 => Domain::Inet6,
+            },
+            ty: match ty {
+                SysType::Stream => SockType::Stream,
+                SysType::Dgram => SockType::Dgram,
+                SysType::Seqpacket => SockType::Seqpacket,
+            },
+            nonblock,
+        },
+    })
+}

@@ -1,0 +1,553 @@
+//! A simulated world for the [`Supervisor`]: pretend descriptors, files
+//! and processes on a virtual clock.
+//!
+//! [`Sim`] is a driver like the reactor, but every action it executes is
+//! make-believe: opening a file hands out a new descriptor number, a spawn
+//! hands out a new pid, a kill is recorded. Tests (and controller authors
+//! who want to try their policy without processes) drive it with
+//! commands, exits, signals and the passage of time, and look at the
+//! events, the log and the pretend world. Failures are injected per path,
+//! per program or for the next forks.
+//!
+//! ```
+//! use daemonproxy_core::sim::Sim;
+//! use daemonproxy_core::proto::ExitReason;
+//!
+//! let mut sim = Sim::new();
+//! let me = sim.attach();
+//! sim.send(me, "service.args\tw\ttrue\nservice.start\tw\n");
+//! sim.advance_secs(0);
+//! let pid = sim.pid_of("w").unwrap();
+//! sim.advance_secs(4);
+//! sim.exit(pid, ExitReason::Exit(0));
+//! let events = sim.events(me);
+//! assert_eq!(events.last().unwrap(), &format!("service.state\tw\tdown\t1004\t{pid}\texit\t0\t4\t0"));
+//! ```
+
+use crate::error::Outcome;
+use crate::ids::{ConnId, FdId};
+use crate::options::Options;
+use crate::proto::{ExitReason, Name, Signal};
+use crate::supervisor::{Action, ActionResult, ConnKind, Errno, FdKind, FdSource, Step, Supervisor, Written};
+use crate::time::Time;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// What a pretend descriptor is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SimFd {
+    /// A standard descriptor of the pretend process (0, 1, 2).
+    Std(u32),
+    /// /dev/null.
+    Null,
+    /// A file opened at this path.
+    File(Vec<u8>),
+    /// One end of a pipe or socket pair (`true`: the read end).
+    Pipe(bool),
+    /// A socket, bound to this address if any.
+    Socket(Option<Vec<u8>>),
+    /// The control socket at this path.
+    Listener(Vec<u8>),
+    /// Received from a connection (`fd.take` material).
+    Received,
+}
+
+/// A pretend child process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimProcess {
+    /// Its TAB-separated argument list (empty for an aborting stand-in).
+    pub argv: Vec<u8>,
+    /// Its descriptors 0..N: the pretend descriptor each got, `None` for
+    /// closed slots and for its control connection.
+    pub fds: Vec<Option<u32>>,
+    /// Its control connection, if its descriptor list asked for one.
+    pub control: Option<ConnId>,
+}
+
+/// The simulated world. See the module documentation.
+#[derive(Debug)]
+pub struct Sim {
+    sup: Supervisor,
+    now: Time,
+    next_fd: u32,
+    next_pid: i32,
+    fds: BTreeMap<u32, SimFd>,
+    live: BTreeMap<i32, SimProcess>,
+    kills: Vec<(i32, Signal, bool)>,
+    cwd: Vec<u8>,
+    log: Vec<u8>,
+    /// Output written to connections the sim serves (not in-process).
+    written: HashMap<ConnId, Vec<u8>>,
+    /// Connections whose writes would block.
+    blocked: Vec<ConnId>,
+    fail_paths: HashMap<Vec<u8>, Errno>,
+    fail_programs: HashMap<Vec<u8>, Errno>,
+    fail_fork: Option<Errno>,
+    fail_pipe: Option<Errno>,
+    fail_kill: Option<Errno>,
+    log_fd: Option<FdId>,
+    exec_on_exit: Vec<u8>,
+    outcome: Option<Outcome>,
+}
+
+impl Default for Sim {
+    fn default() -> Self {
+        Sim::new()
+    }
+}
+
+impl Sim {
+    /// A world at time 1000 s with the default options.
+    pub fn new() -> Sim {
+        Sim::with_options(Options::new())
+    }
+
+    /// A world at time 1000 s: the constant handles, `stdin`, `stdout`
+    /// and `stderr` (descriptors 0..2; the log writes to 2).
+    pub fn with_options(opts: Options) -> Sim {
+        let mut fds = BTreeMap::new();
+        fds.insert(3, SimFd::Null);
+        let sup = match Supervisor::new(&opts, FdId::new(3)) {
+            Ok(s) => s,
+            // Only a handle pool smaller than the constant handles fails:
+            // such a world cannot exist, start over without the pool.
+            Err(_) => Supervisor::new(&Options { fd_pool: None, ..opts.clone() }, FdId::new(3))
+                .unwrap_or_else(|_| unreachable!("no pool, no failure")),
+        };
+        let mut sim = Sim {
+            sup,
+            now: Time::from_secs(1000),
+            next_fd: 4,
+            next_pid: 1000,
+            fds,
+            live: BTreeMap::new(),
+            kills: Vec::new(),
+            cwd: b"/".to_vec(),
+            log: Vec::new(),
+            written: HashMap::new(),
+            blocked: Vec::new(),
+            fail_paths: HashMap::new(),
+            fail_programs: HashMap::new(),
+            fail_fork: None,
+            fail_pipe: None,
+            fail_kill: None,
+            log_fd: None,
+            exec_on_exit: Vec::new(),
+            outcome: None,
+        };
+        let file = FdKind::File { read: true, write: true, append: false, nonblock: false };
+        for (n, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
+            sim.fds.insert(n, SimFd::Std(n));
+            let name = Name::from_text(name).unwrap_or_else(|| unreachable!());
+            let _ = sim.sup.add_handle(name, FdId::new(n), file);
+        }
+        sim.settle();
+        sim
+    }
+
+    // ----- the world ---------------------------------------------------------
+
+    /// The current virtual time.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    /// The supervisor.
+    pub fn supervisor(&self) -> &Supervisor {
+        &self.sup
+    }
+
+    /// The supervisor, to feed it inputs directly (call
+    /// [`Sim::settle`] afterwards).
+    pub fn supervisor_mut(&mut self) -> &mut Supervisor {
+        &mut self.sup
+    }
+
+    /// The pretend descriptors that are open, by number.
+    pub fn open_fds(&self) -> &BTreeMap<u32, SimFd> {
+        &self.fds
+    }
+
+    /// The pretend processes alive, by pid.
+    pub fn processes(&self) -> &BTreeMap<i32, SimProcess> {
+        &self.live
+    }
+
+    /// The pid of the running service `name`.
+    pub fn pid_of(&self, name: &str) -> Option<i32> {
+        self.sup.running().find(|(n, _)| *n == name).map(|(_, p)| p)
+    }
+
+    /// Every kill sent: (pid, signal, to the group).
+    pub fn kills(&self) -> &[(i32, Signal, bool)] {
+        &self.kills
+    }
+
+    /// The process's pretend working directory.
+    pub fn cwd(&self) -> &[u8] {
+        &self.cwd
+    }
+
+    /// Where the log writes (the pretend descriptor).
+    pub fn log_destination(&self) -> Option<u32> {
+        self.log_fd.map(FdId::get)
+    }
+
+    /// The armed exec-on-exit program.
+    pub fn armed_exec_on_exit(&self) -> &[u8] {
+        &self.exec_on_exit
+    }
+
+    /// The outcome decided, if any (taken).
+    pub fn outcome(&mut self) -> Option<Outcome> {
+        self.outcome.take()
+    }
+
+    /// Opening, binding or changing to `path` fails with `errno`.
+    pub fn fail_path(&mut self, path: &str, errno: i32) {
+        self.fail_paths.insert(path.as_bytes().to_vec(), Errno(errno));
+    }
+
+    /// Executing `program` (argv[0]) fails with `errno`.
+    pub fn fail_exec(&mut self, program: &str, errno: i32) {
+        self.fail_programs.insert(program.as_bytes().to_vec(), Errno(errno));
+    }
+
+    /// Creating processes fails with `errno` until cleared.
+    pub fn fail_fork(&mut self, errno: Option<i32>) {
+        self.fail_fork = errno.map(Errno);
+    }
+
+    /// Creating pipes and socket pairs fails with `errno` until cleared.
+    pub fn fail_pipes(&mut self, errno: Option<i32>) {
+        self.fail_pipe = errno.map(Errno);
+    }
+
+    /// Sending signals fails with `errno` until cleared.
+    pub fn fail_kills(&mut self, errno: Option<i32>) {
+        self.fail_kill = errno.map(Errno);
+    }
+
+    // ----- connections ---------------------------------------------------------
+
+    /// Attaches an in-process controller.
+    pub fn attach(&mut self) -> ConnId {
+        let id = self.sup.open_connection(ConnKind::InProcess, self.now);
+        self.settle();
+        id
+    }
+
+    /// Connects a controller of `kind` whose output the sim receives (a
+    /// control-socket client, a config file...).
+    pub fn connect(&mut self, kind: ConnKind) -> ConnId {
+        let id = self.sup.open_connection(kind, self.now);
+        self.written.entry(id).or_default();
+        self.settle();
+        id
+    }
+
+    /// Sends text to a connection; returns how many bytes it took.
+    pub fn send(&mut self, conn: ConnId, text: &str) -> usize {
+        self.send_bytes(conn, text.as_bytes())
+    }
+
+    /// Sends bytes to a connection; returns how many it took.
+    pub fn send_bytes(&mut self, conn: ConnId, bytes: &[u8]) -> usize {
+        let n = self.sup.push_input(conn, bytes, self.now);
+        self.settle();
+        n
+    }
+
+    /// A descriptor arrives with the connection's next input.
+    pub fn send_fd(&mut self, conn: ConnId, what: FdKind) -> u32 {
+        let n = self.new_fd(SimFd::Received);
+        self.sup.handle_received_fd(conn, FdId::new(n), Ok(what));
+        self.settle();
+        n
+    }
+
+    /// The connection's input ends.
+    pub fn end_input(&mut self, conn: ConnId) {
+        self.sup.handle_input_end(conn, self.now);
+        self.settle();
+    }
+
+    /// The events a connection received since the last call, as lines.
+    pub fn events(&mut self, conn: ConnId) -> Vec<String> {
+        let mut out = self.written.get_mut(&conn).map(std::mem::take).unwrap_or_default();
+        if self.sup.connection_kind(conn) == Some(ConnKind::InProcess) {
+            self.sup.take_output(conn, &mut out, self.now);
+            self.settle();
+        }
+        lines(&out)
+    }
+
+    /// Writes to the connection would block until [`Sim::unblock`].
+    pub fn block(&mut self, conn: ConnId) {
+        self.blocked.push(conn);
+    }
+
+    /// Writes to the connection work again.
+    pub fn unblock(&mut self, conn: ConnId) {
+        self.blocked.retain(|&c| c != conn);
+        self.sup.handle_writable(conn, self.now);
+        self.settle();
+    }
+
+    /// The log lines written since the last call.
+    pub fn log(&mut self) -> Vec<String> {
+        lines(&std::mem::take(&mut self.log))
+    }
+
+    // ----- processes, signals, time -----------------------------------------------
+
+    /// Process `pid` exits (one round of the loop: its `down`, then the
+    /// timers, which decide its restart).
+    pub fn exit(&mut self, pid: i32, how: ExitReason) {
+        self.live.remove(&pid);
+        self.sup.handle_exit(pid, how, self.now);
+        self.settle();
+        self.sup.handle_timeout(self.now);
+        self.settle();
+    }
+
+    /// A signal reaches the daemon (one round of the loop).
+    pub fn signal(&mut self, sig: Signal) {
+        self.sup.handle_signal(sig, self.now);
+        self.settle();
+        self.sup.handle_timeout(self.now);
+        self.settle();
+    }
+
+    /// Time passes: every timer due until then fires, in order, each at
+    /// its own time.
+    pub fn advance(&mut self, by: Duration) {
+        let until = self.now + by;
+        let mut spins = 0;
+        loop {
+            self.sup.handle_timeout(self.now);
+            self.settle();
+            match self.sup.poll_timeout() {
+                // Due again at once (a restart to decide, a quick log
+                // retry): another round at the same time, a few at most.
+                Some(t) if t <= self.now && spins < 4 => spins += 1,
+                Some(t) if t > self.now && t <= until => {
+                    self.now = t;
+                    spins = 0;
+                }
+                _ if self.now < until => {
+                    self.now = until;
+                    spins = 0;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// [`Sim::advance`] by whole seconds.
+    pub fn advance_secs(&mut self, secs: u64) {
+        self.advance(Duration::from_secs(secs));
+    }
+
+    /// Executes the supervisor's actions and moves its output until
+    /// nothing is left (the drain order of [`Supervisor`]).
+    pub fn settle(&mut self) {
+        loop {
+            let mut progress = false;
+            while self.execute_next() {
+                progress = true;
+            }
+            while let Some((conn, bytes)) = self.sup.poll_transmit() {
+                progress = true;
+                let written = if self.blocked.contains(&conn) {
+                    Written::WouldBlock
+                } else {
+                    self.written.entry(conn).or_default().extend_from_slice(bytes);
+                    Written::Bytes(bytes.len())
+                };
+                self.sup.handle_written(conn, written, self.now);
+            }
+            while let Some((_, bytes)) = self.sup.poll_log() {
+                progress = true;
+                let n = bytes.len();
+                self.log.extend_from_slice(bytes);
+                self.sup.handle_log_written(Some(n), self.now);
+            }
+            if let Some(o) = self.sup.poll_outcome() {
+                self.outcome.get_or_insert(o);
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    fn new_fd(&mut self, what: SimFd) -> u32 {
+        let n = self.next_fd;
+        self.next_fd += 1;
+        self.fds.insert(n, what);
+        n
+    }
+
+    fn path_failure(&self, path: &[u8]) -> Option<Errno> {
+        self.fail_paths.get(path).copied()
+    }
+
+    fn execute_next(&mut self) -> bool {
+        let Some(action) = self.sup.poll_action() else { return false };
+        let owned = OwnedAction::from(action);
+        let result = self.execute(owned);
+        if let Some((req, r)) = result {
+            self.sup.handle_result(req, r, self.now);
+        }
+        true
+    }
+
+    fn execute(&mut self, a: OwnedAction) -> Option<(crate::ids::RequestId, ActionResult)> {
+        let failed = |step, errno| ActionResult::Failed { step, errno };
+        Some(match a {
+            OwnedAction::Open { req, path } => match self.path_failure(&path) {
+                Some(e) => (req, failed(Step::Open, e)),
+                None => (req, ActionResult::Fd(FdId::new(self.new_fd(SimFd::File(path))))),
+            },
+            OwnedAction::Pipe { req, socket } => match self.fail_pipe {
+                Some(e) => (req, failed(if socket { Step::Socketpair } else { Step::Pipe }, e)),
+                None => {
+                    let r = self.new_fd(SimFd::Pipe(true));
+                    let w = self.new_fd(SimFd::Pipe(false));
+                    (req, ActionResult::Pair(FdId::new(r), FdId::new(w)))
+                }
+            },
+            OwnedAction::Socket { req, addr } => match addr.as_deref().and_then(|a| self.path_failure(a)) {
+                Some(e) => (req, failed(Step::Bind, e)),
+                None => (req, ActionResult::Fd(FdId::new(self.new_fd(SimFd::Socket(addr))))),
+            },
+            OwnedAction::Listen { req, path } => match self.path_failure(&path) {
+                Some(e) => (req, failed(Step::Bind, e)),
+                None => {
+                    (req, ActionResult::Listener { fd: FdId::new(self.new_fd(SimFd::Listener(path))), replaced: false })
+                }
+            },
+            OwnedAction::Unlisten { req, fd } => {
+                self.fds.remove(&fd.get());
+                (req, ActionResult::Done)
+            }
+            OwnedAction::Chdir { req, path } => match self.path_failure(&path) {
+                Some(e) => (req, failed(Step::Chdir, e)),
+                None => {
+                    self.cwd = path;
+                    (req, ActionResult::Done)
+                }
+            },
+            OwnedAction::Kill { req, pid, signal, group } => {
+                if let Some(e) = self.fail_kill {
+                    (req, failed(Step::Kill, e))
+                } else if self.live.contains_key(&pid) {
+                    self.kills.push((pid, signal, group));
+                    (req, ActionResult::Done)
+                } else {
+                    (req, failed(Step::Kill, Errno(3)))
+                }
+            }
+            OwnedAction::Spawn { req, argv, fds, control } => {
+                if let Some(e) = self.fail_fork {
+                    if let Some(c) = control {
+                        self.written.remove(&c);
+                    }
+                    return Some((req, failed(Step::Fork, e)));
+                }
+                let pid = self.next_pid;
+                self.next_pid += 1;
+                let prog = argv.split(|&b| b == b'\t').next().unwrap_or(b"").to_vec();
+                let plan = fds
+                    .iter()
+                    .map(|s| match s {
+                        FdSource::Fd(fd) => Some(fd.get()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(c) = control {
+                    self.written.entry(c).or_default();
+                }
+                self.live.insert(pid, SimProcess { argv, fds: plan, control });
+                match self.fail_programs.get(&prog) {
+                    Some(&e) => (req, ActionResult::ExecFailed { pid, errno: e }),
+                    None => (req, ActionResult::Spawned { pid }),
+                }
+            }
+            OwnedAction::SpawnAborting { req } => match self.fail_fork {
+                Some(e) => (req, failed(Step::Fork, e)),
+                None => {
+                    let pid = self.next_pid;
+                    self.next_pid += 1;
+                    self.live.insert(pid, SimProcess { argv: Vec::new(), fds: Vec::new(), control: None });
+                    (req, ActionResult::Spawned { pid })
+                }
+            },
+            OwnedAction::Close { fd } => {
+                self.fds.remove(&fd.get());
+                return None;
+            }
+            OwnedAction::CloseConnection { conn } => {
+                self.blocked.retain(|&c| c != conn);
+                return None;
+            }
+            OwnedAction::LogDestination { fd } => {
+                self.log_fd = fd;
+                return None;
+            }
+            OwnedAction::ExecOnExit { args } => {
+                self.exec_on_exit = args;
+                return None;
+            }
+        })
+    }
+}
+
+/// An action copied out of the supervisor, so the sim can change itself
+/// while executing it.
+enum OwnedAction {
+    Open { req: crate::ids::RequestId, path: Vec<u8> },
+    Pipe { req: crate::ids::RequestId, socket: bool },
+    Socket { req: crate::ids::RequestId, addr: Option<Vec<u8>> },
+    Listen { req: crate::ids::RequestId, path: Vec<u8> },
+    Unlisten { req: crate::ids::RequestId, fd: FdId },
+    Chdir { req: crate::ids::RequestId, path: Vec<u8> },
+    Kill { req: crate::ids::RequestId, pid: i32, signal: Signal, group: bool },
+    Spawn { req: crate::ids::RequestId, argv: Vec<u8>, fds: Vec<FdSource>, control: Option<ConnId> },
+    SpawnAborting { req: crate::ids::RequestId },
+    Close { fd: FdId },
+    CloseConnection { conn: ConnId },
+    LogDestination { fd: Option<FdId> },
+    ExecOnExit { args: Vec<u8> },
+}
+
+impl From<Action<'_>> for OwnedAction {
+    fn from(a: Action<'_>) -> OwnedAction {
+        match a {
+            Action::Open { req, path, .. } => OwnedAction::Open { req, path: path.to_vec() },
+            Action::Pipe { req, flags } => OwnedAction::Pipe { req, socket: flags.socket.is_some() },
+            Action::Socket { req, addr, .. } => OwnedAction::Socket { req, addr: addr.map(|a| a.text.to_vec()) },
+            Action::Listen { req, path } => OwnedAction::Listen { req, path: path.to_vec() },
+            Action::Unlisten { req, fd, .. } => OwnedAction::Unlisten { req, fd },
+            Action::Chdir { req, path } => OwnedAction::Chdir { req, path: path.to_vec() },
+            Action::Kill { req, pid, signal, group } => OwnedAction::Kill { req, pid, signal, group },
+            Action::Spawn(s) => OwnedAction::Spawn {
+                req: s.req,
+                argv: s.argv.to_vec(),
+                fds: s.fds.to_vec(),
+                control: s.control.map(|c| c.conn),
+            },
+            Action::SpawnAborting { req } => OwnedAction::SpawnAborting { req },
+            Action::Close { fd } => OwnedAction::Close { fd },
+            Action::CloseConnection { conn } => OwnedAction::CloseConnection { conn },
+            Action::LogDestination { fd } => OwnedAction::LogDestination { fd },
+            Action::ExecOnExit { args } => OwnedAction::ExecOnExit { args: args.to_vec() },
+        }
+    }
+}
+
+/// Splits output into lines (without their LF), lossily as text.
+fn lines(bytes: &[u8]) -> Vec<String> {
+    bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| String::from_utf8_lossy(l).into_owned()).collect()
+}

@@ -1,0 +1,247 @@
+//! Connections (§4): anything that sends commands and may receive events.
+//!
+//! The interactive stdin/stdout pair, the config file, control-socket
+//! clients, service connections and in-process controllers are all the
+//! same thing here: an input framer (if commands come in), an output buffer
+//! (if events go out), and the bookkeeping of §3.8-§3.9 (back-pressure,
+//! the overflow state, blocked-write timeouts) and §4.4 (signal delivery).
+//! The driver moves the bytes: it reads into [`Conn::framer`] and writes
+//! what [`Conn::pending`] shows.
+
+use super::registry::NameBuf;
+use crate::ids::FdId;
+use crate::time::Time;
+use daemonproxy_proto::LineFramer;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Output buffer size. Larger than the original's 2048 bytes (allowed by
+/// §0 item 7) so that many replies go out in one write.
+pub const OUT_CAPACITY: usize = 64 * 1024;
+
+/// A command (and each statedump step) runs only with this much room free.
+pub const STEP_ROOM: usize = 1024;
+
+/// Room a statedump step waits for: one service is five lines, each at
+/// most a little longer than a command line.
+pub const DUMP_STEP_ROOM: usize = 6 * 1024;
+
+/// Input buffer size; a full buffer stops reading (§3.9).
+pub const IN_CAPACITY: usize = 4 * 1024;
+
+/// Received descriptors kept for `fd.take` per connection.
+pub const MAX_ANCILLARY: usize = 2;
+
+/// Default blocked-output timeouts (§3.9), in seconds.
+pub const DEFAULT_RESET_TIMEOUT: u32 = 15;
+/// See [`DEFAULT_RESET_TIMEOUT`].
+pub const DEFAULT_CLOSE_TIMEOUT: u32 = 30;
+
+/// What kind of connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnKind {
+    /// stdin/stdout of an interactive session (`-i`): its end ends the
+    /// daemon (unless the terminate guard is set).
+    Interactive,
+    /// A config file or stdin read as one (commands only, no events; a
+    /// last line without LF is still executed).
+    Config,
+    /// A control-socket client.
+    Socket,
+    /// A service's `control.*` connection.
+    Service,
+    /// A controller inside the embedding program, or a custom front-end:
+    /// the embedding program takes its output itself
+    /// ([`crate::Supervisor::take_output`]), the driver never writes it.
+    InProcess,
+}
+
+/// Where a statedump stands (§5.1): it resumes after the last name emitted
+/// (with the position where that name was, to resume without a search).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dump {
+    /// Handles after this name.
+    Handles(Option<(NameBuf, usize)>),
+    /// Services after this name.
+    Services(Option<(NameBuf, usize)>),
+    /// The signal records.
+    Signals,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// Its kind.
+    pub kind: ConnKind,
+    /// Whether commands are read from it.
+    pub reads: bool,
+    /// Whether events are sent to it (and the direction is still open).
+    pub events: bool,
+    /// Incoming bytes.
+    pub framer: LineFramer,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Lines are being dropped; `overflow` follows when the buffer drains.
+    pub overflow: bool,
+    /// When a write first failed with "would block" (reset by any write).
+    pub blocked_since: Option<Time>,
+    /// The driver reported "would block" and no writability since.
+    pub write_blocked: bool,
+    /// Listed in the supervisor's transmit queue.
+    pub listed: bool,
+    /// The reset-timeout warning was logged for this blocked episode.
+    pub warned: bool,
+    /// Reset timeout, seconds.
+    pub reset_timeout: u32,
+    /// Close timeout, seconds.
+    pub close_timeout: u32,
+    /// Time of the last signal delivered (§4.4).
+    pub signal_mark: Time,
+    /// A statedump in progress.
+    pub dump: Option<Dump>,
+    /// Input has ended (or `exit`): flush, then end.
+    pub closing: bool,
+    /// End of input was read; handled once the buffered lines have run.
+    pub eof: bool,
+    /// A command of this connection waits for the result of an action.
+    pub waiting: bool,
+    /// Its driver has not connected it yet (a service's control connection
+    /// between the spawn request and its result).
+    pub detached: bool,
+    /// Descriptors received with its input, for `fd.take` (with what the
+    /// driver found out about each, or why it could not).
+    pub ancillary: VecDeque<(FdId, Result<super::action::FdKind, super::action::Errno>)>,
+}
+
+impl Conn {
+    /// A connection of `kind`.
+    pub fn new(kind: ConnKind, reads: bool, events: bool) -> Conn {
+        Conn {
+            kind,
+            reads,
+            events,
+            framer: LineFramer::with_capacity(if reads { IN_CAPACITY } else { 0 }),
+            out: Vec::new(),
+            out_pos: 0,
+            overflow: false,
+            blocked_since: None,
+            write_blocked: false,
+            listed: false,
+            warned: false,
+            reset_timeout: DEFAULT_RESET_TIMEOUT,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            signal_mark: Time::ZERO,
+            dump: None,
+            closing: false,
+            eof: false,
+            waiting: false,
+            detached: false,
+            ancillary: VecDeque::new(),
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Room left in the output buffer.
+    pub fn free(&self) -> usize {
+        OUT_CAPACITY - self.queued()
+    }
+
+    /// The queued bytes.
+    pub fn pending(&self) -> &[u8] {
+        &self.out[self.out_pos..]
+    }
+
+    /// Whether the next command may run (§3.8): room for its output, or
+    /// the output is dropped anyway.
+    pub fn may_step(&self) -> bool {
+        !self.events || self.overflow || self.free() >= STEP_ROOM
+    }
+
+    /// Whether the driver should be given this connection's output.
+    pub fn wants_transmit(&self) -> bool {
+        self.events && !self.write_blocked && self.kind != ConnKind::InProcess && self.queued() > 0
+    }
+
+    /// Queues one or more complete lines. Returns whether they were queued;
+    /// lines that do not fit put the connection into the overflow state.
+    pub fn queue(&mut self, lines: &[u8]) -> bool {
+        if !self.events || self.overflow {
+            return false;
+        }
+        if self.free() < lines.len() {
+            self.overflow = true;
+            return false;
+        }
+        if self.out_pos > 0 && self.out.len() + lines.len() > OUT_CAPACITY {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        self.out.extend_from_slice(lines);
+        true
+    }
+
+    /// `n` bytes were written. Once everything is out, the overflow state
+    /// ends with an `overflow` line (§3.8).
+    pub fn written(&mut self, n: usize) {
+        self.out_pos = (self.out_pos + n).min(self.out.len());
+        self.blocked_since = None;
+        self.warned = false;
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+            if self.overflow {
+                self.overflow = false;
+                self.out.extend_from_slice(b"overflow\n");
+            }
+        }
+    }
+
+    /// A write would block.
+    pub fn blocked(&mut self, now: Time) {
+        self.write_blocked = true;
+        self.blocked_since.get_or_insert(now);
+    }
+
+    /// The reader went away: the event direction is closed, and commands
+    /// keep being executed (§4.5).
+    pub fn output_closed(&mut self) {
+        self.events = false;
+        self.out.clear();
+        self.out_pos = 0;
+        self.blocked_since = None;
+        self.write_blocked = false;
+    }
+
+    /// Takes everything queued (in-process connections), ending the
+    /// overflow state with an `overflow` line as a write would.
+    pub fn take_output(&mut self, into: &mut Vec<u8>) {
+        into.extend_from_slice(self.pending());
+        self.out.clear();
+        self.out_pos = 0;
+        if self.overflow {
+            self.overflow = false;
+            into.extend_from_slice(b"overflow\n");
+        }
+    }
+
+    /// When the blocked-output timeouts fire, if the output is blocked.
+    pub fn timeout_deadline(&self) -> Option<Time> {
+        let since = self.blocked_since?;
+        let reset = since + Duration::from_secs(self.reset_timeout.into());
+        let close = since + Duration::from_secs(self.close_timeout.into());
+        Some(if self.warned { close } else { reset.min(close) })
+    }
+
+    /// Whether nothing is left to do: no direction left (an event-only
+    /// service connection whose reader went away), or closing with its
+    /// output out (or without an event direction).
+    pub fn finished(&self) -> bool {
+        let dead = !self.reads && !self.events && self.kind != ConnKind::Config;
+        dead || (self.closing && !self.waiting && (self.queued() == 0 || !self.events))
+    }
+}

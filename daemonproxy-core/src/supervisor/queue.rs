@@ -1,0 +1,294 @@
+//! The actions waiting for the driver, and the commands waiting for their
+//! results.
+//!
+//! An action is recorded when it is decided, with copies of its paths and
+//! arguments in a shared arena, so what the driver executes is exactly
+//! what was decided even if the state changes before it polls. The arena
+//! is cleared whenever the queue runs empty, so a steady state reuses its
+//! memory. A command whose outcome depends on an action leaves a
+//! [`Pending`] continuation, found again by the action's request id.
+
+use super::action::{Action, ControlLink, FdSource, Spawn};
+use super::registry::NameBuf;
+use crate::ids::{ConnId, FdId, RequestId};
+use daemonproxy_proto::{OpenFlags, PipeFlags, Signal, SocketAddr, SocketFlags};
+use std::collections::VecDeque;
+use std::ops::Range;
+
+/// Bytes of a command line kept to report its failure: the error event
+/// quotes 30, the log 90 (§3.10).
+pub const QUOTE_LEN: usize = 90;
+
+/// The start of a command line, for reporting its failure later.
+#[derive(Clone, Copy, Debug)]
+pub struct Quote {
+    bytes: [u8; QUOTE_LEN],
+    len: u8,
+    /// The whole line was `QUOTE_LEN` bytes or longer.
+    pub long: bool,
+}
+
+impl Quote {
+    /// Keeps the start of `line`.
+    pub fn of(line: &[u8]) -> Quote {
+        let n = line.len().min(QUOTE_LEN);
+        let mut bytes = [0; QUOTE_LEN];
+        bytes[..n].copy_from_slice(&line[..n]);
+        Quote { bytes, len: n as u8, long: line.len() >= QUOTE_LEN }
+    }
+
+    /// The kept bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+/// Who issued a command that waits: the connection and its line.
+#[derive(Clone, Copy, Debug)]
+pub struct Issuer {
+    /// The connection.
+    pub conn: ConnId,
+    /// The connection still exists (replies go nowhere once it ended).
+    pub alive: bool,
+    /// The command line.
+    pub quote: Quote,
+}
+
+impl Issuer {
+    /// Connection `conn` issued `line`.
+    pub fn new(conn: ConnId, line: &[u8]) -> Issuer {
+        Issuer { conn, alive: true, quote: Quote::of(line) }
+    }
+
+    /// The connection, if it still exists.
+    pub fn live(&self) -> Option<ConnId> {
+        self.alive.then_some(self.conn)
+    }
+}
+
+/// What to do when a result arrives.
+#[derive(Debug)]
+pub enum Pending {
+    /// `fd.open NAME`: store the handle with this description.
+    Open { issuer: Issuer, name: NameBuf, flags: OpenFlags, description: Vec<u8> },
+    /// `fd.pipe READ WRITE`.
+    Pipe { issuer: Issuer, read: NameBuf, write: NameBuf, flags: PipeFlags },
+    /// `fd.socket NAME`.
+    Socket { issuer: Issuer, name: NameBuf, flags: SocketFlags, description: Vec<u8> },
+    /// `socket.create` (or the driver's own request, without an issuer).
+    Listen { issuer: Option<Issuer>, path: Vec<u8> },
+    /// Removal of the control socket: log it.
+    Unlisten { path: Vec<u8> },
+    /// `chdir`.
+    Chdir { issuer: Issuer },
+    /// `service.signal NAME`.
+    Kill { issuer: Issuer, name: NameBuf, pid: i32, group: bool },
+    /// A start of service `key`, with its control connection if any.
+    Spawn { key: usize, conn: Option<ConnId> },
+}
+
+impl Pending {
+    /// The issuing connection ended: its replies go nowhere.
+    fn forget(&mut self, conn: ConnId) {
+        let issuer = match self {
+            Pending::Open { issuer, .. }
+            | Pending::Pipe { issuer, .. }
+            | Pending::Socket { issuer, .. }
+            | Pending::Chdir { issuer }
+            | Pending::Kill { issuer, .. } => Some(issuer),
+            Pending::Listen { issuer, .. } => issuer.as_mut(),
+            Pending::Unlisten { .. } | Pending::Spawn { .. } => None,
+        };
+        if let Some(i) = issuer {
+            if i.conn == conn {
+                i.alive = false;
+            }
+        }
+    }
+}
+
+/// An action as recorded (variable parts in the arena).
+#[derive(Clone, Debug)]
+enum Item {
+    Open { req: RequestId, path: Range<usize>, flags: OpenFlags },
+    Pipe { req: RequestId, flags: PipeFlags },
+    Socket { req: RequestId, flags: SocketFlags, addr: Option<Range<usize>> },
+    Listen { req: RequestId, path: Range<usize> },
+    Unlisten { req: RequestId, fd: FdId, path: Range<usize> },
+    Chdir { req: RequestId, path: Range<usize> },
+    Kill { req: RequestId, pid: i32, signal: Signal, group: bool },
+    Spawn { req: RequestId, argv: Range<usize>, fds: Range<usize>, control: Option<ControlLink>, batch: bool },
+    SpawnAborting { req: RequestId },
+    Close { fd: FdId },
+    CloseConnection { conn: ConnId },
+    LogDestination { fd: Option<FdId> },
+    ExecOnExit { args: Range<usize> },
+}
+
+/// The queue of actions and the table of pending continuations.
+#[derive(Debug, Default)]
+pub struct Queue {
+    items: VecDeque<Item>,
+    bytes: Vec<u8>,
+    plans: Vec<FdSource>,
+    pending: VecDeque<(RequestId, Pending)>,
+    next: u64,
+}
+
+impl Queue {
+    /// A queue with room for `n` pending starts (pool mode: no allocation
+    /// for a batch of that size).
+    pub fn with_capacity(n: usize) -> Queue {
+        Queue {
+            items: VecDeque::with_capacity(n + 8),
+            bytes: Vec::with_capacity(4096),
+            plans: Vec::with_capacity(64),
+            pending: VecDeque::with_capacity(n + 8),
+            next: 1,
+        }
+    }
+
+    fn store(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        start..self.bytes.len()
+    }
+
+    /// A fresh request id, remembered with its continuation.
+    fn request(&mut self, then: Pending) -> RequestId {
+        let req = RequestId(self.next);
+        self.next += 1;
+        self.pending.push_back((req, then));
+        req
+    }
+
+    /// Takes the continuation of `req` (results usually come in order).
+    pub fn complete(&mut self, req: RequestId) -> Option<Pending> {
+        let i = self.pending.iter().position(|(r, _)| *r == req)?;
+        self.pending.remove(i).map(|(_, p)| p)
+    }
+
+    /// A connection ended: continuations keep their effects but lose their
+    /// replies.
+    pub fn forget(&mut self, conn: ConnId) {
+        for (_, p) in &mut self.pending {
+            p.forget(conn);
+        }
+    }
+
+    /// `fd.open`.
+    pub fn open(&mut self, path: &[u8], flags: OpenFlags, then: Pending) {
+        let path = self.store(path);
+        let req = self.request(then);
+        self.items.push_back(Item::Open { req, path, flags });
+    }
+
+    /// `fd.pipe`.
+    pub fn pipe(&mut self, flags: PipeFlags, then: Pending) {
+        let req = self.request(then);
+        self.items.push_back(Item::Pipe { req, flags });
+    }
+
+    /// `fd.socket`.
+    pub fn socket(&mut self, flags: SocketFlags, addr: Option<&[u8]>, then: Pending) {
+        let addr = addr.map(|a| self.store(a));
+        let req = self.request(then);
+        self.items.push_back(Item::Socket { req, flags, addr });
+    }
+
+    /// The control socket.
+    pub fn listen(&mut self, path: &[u8], then: Pending) {
+        let path = self.store(path);
+        let req = self.request(then);
+        self.items.push_back(Item::Listen { req, path });
+    }
+
+    /// Removal of the control socket.
+    pub fn unlisten(&mut self, fd: FdId, path: &[u8]) {
+        let range = self.store(path);
+        let req = self.request(Pending::Unlisten { path: path.to_vec() });
+        self.items.push_back(Item::Unlisten { req, fd, path: range });
+    }
+
+    /// `chdir`.
+    pub fn chdir(&mut self, path: &[u8], then: Pending) {
+        let path = self.store(path);
+        let req = self.request(then);
+        self.items.push_back(Item::Chdir { req, path });
+    }
+
+    /// `service.signal`.
+    pub fn kill(&mut self, pid: i32, signal: Signal, group: bool, then: Pending) {
+        let req = self.request(then);
+        self.items.push_back(Item::Kill { req, pid, signal, group });
+    }
+
+    /// A start.
+    pub fn spawn(&mut self, argv: &[u8], fds: &[FdSource], control: Option<ControlLink>, batch: bool, then: Pending) {
+        let argv = self.store(argv);
+        let start = self.plans.len();
+        self.plans.extend_from_slice(fds);
+        let fds = start..self.plans.len();
+        let req = self.request(then);
+        self.items.push_back(Item::Spawn { req, argv, fds, control, batch });
+    }
+
+    /// A start that aborts at once.
+    pub fn spawn_aborting(&mut self, then: Pending) {
+        let req = self.request(then);
+        self.items.push_back(Item::SpawnAborting { req });
+    }
+
+    /// Closing a descriptor.
+    pub fn close(&mut self, fd: FdId) {
+        self.items.push_back(Item::Close { fd });
+    }
+
+    /// The end of a connection.
+    pub fn close_connection(&mut self, conn: ConnId) {
+        self.items.push_back(Item::CloseConnection { conn });
+    }
+
+    /// A new log destination.
+    pub fn log_destination(&mut self, fd: Option<FdId>) {
+        self.items.push_back(Item::LogDestination { fd });
+    }
+
+    /// A new exec-on-exit program.
+    pub fn exec_on_exit(&mut self, args: &[u8]) {
+        let args = self.store(args);
+        self.items.push_back(Item::ExecOnExit { args });
+    }
+
+    /// The next action, in the order decided.
+    pub fn poll(&mut self) -> Option<Action<'_>> {
+        let Some(item) = self.items.pop_front() else {
+            self.bytes.clear();
+            self.plans.clear();
+            return None;
+        };
+        let b = |r: &Range<usize>| &self.bytes[r.clone()];
+        Some(match item {
+            Item::Open { req, path, flags } => Action::Open { req, path: b(&path), flags },
+            Item::Pipe { req, flags } => Action::Pipe { req, flags },
+            Item::Socket { req, flags, addr } => Action::Socket {
+                req,
+                flags,
+                // Stored addresses were parsed from the same text before.
+                addr: addr.and_then(|a| SocketAddr::parse(flags.domain, b(&a)).ok()),
+            },
+            Item::Listen { req, path } => Action::Listen { req, path: b(&path) },
+            Item::Unlisten { req, fd, path } => Action::Unlisten { req, fd, path: b(&path) },
+            Item::Chdir { req, path } => Action::Chdir { req, path: b(&path) },
+            Item::Kill { req, pid, signal, group } => Action::Kill { req, pid, signal, group },
+            Item::Spawn { req, argv, fds, control, batch } => {
+                Action::Spawn(Spawn { req, argv: b(&argv), fds: &self.plans[fds], control, batch })
+            }
+            Item::SpawnAborting { req } => Action::SpawnAborting { req },
+            Item::Close { fd } => Action::Close { fd },
+            Item::CloseConnection { conn } => Action::CloseConnection { conn },
+            Item::LogDestination { fd } => Action::LogDestination { fd },
+            Item::ExecOnExit { args } => Action::ExecOnExit { args: b(&args) },
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! Due starts: which services must be started when.
+//!
+//! A service in the `start` state has a due time. The schedule keeps them
+//! in a min-heap so that finding the next deadline and the due services
+//! costs O(log n) per start, not a scan of every service. Entries are not
+//! removed when a service leaves the `start` state early (cancelled,
+//! deleted, rescheduled): they go stale and are skipped when they come up,
+//! and the heap is rebuilt when stale entries outnumber live ones. With a
+//! service pool the heap's memory is reserved up front.
+
+use crate::time::Time;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Start deadlines by service key.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    heap: BinaryHeap<Reverse<(Time, usize)>>,
+    /// Services in the `start` state (live entries).
+    live: usize,
+}
+
+impl Schedule {
+    /// An empty schedule with room for `capacity` services' entries.
+    pub fn with_capacity(capacity: usize) -> Schedule {
+        Schedule { heap: BinaryHeap::with_capacity(capacity * 2 + 16), live: 0 }
+    }
+
+    /// Number of services in the `start` state.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// A service entered the `start` state, due at `at`.
+    pub fn add(&mut self, key: usize, at: Time) {
+        self.live += 1;
+        self.heap.push(Reverse((at, key)));
+    }
+
+    /// A service left the `start` state (its entry goes stale).
+    /// `is_live(key, at)` tells whether an entry still stands.
+    pub fn remove(&mut self, is_live: impl Fn(usize, Time) -> bool) {
+        self.live = self.live.saturating_sub(1);
+        if self.heap.len() > 2 * self.live + 64 {
+            self.heap.retain(|Reverse((at, key))| is_live(*key, *at));
+        }
+    }
+
+    /// The earliest live deadline; stale entries on top are dropped.
+    pub fn next(&mut self, is_live: impl Fn(usize, Time) -> bool) -> Option<Time> {
+        while let Some(&Reverse((at, key))) = self.heap.peek() {
+            if is_live(key, at) {
+                return Some(at);
+            }
+            self.heap.pop();
+        }
+        None
+    }
+
+    /// Takes the keys of every live entry due at `now` into `due`, in
+    /// deadline order. A key may appear twice (a service rescheduled to the
+    /// same time): the caller checks each service's state as it starts it.
+    pub fn take_due(&mut self, now: Time, due: &mut Vec<usize>, is_live: impl Fn(usize, Time) -> bool) {
+        while let Some(&Reverse((at, key))) = self.heap.peek() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            if is_live(key, at) {
+                due.push(key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_entries_are_skipped_and_due_ones_taken_in_order() {
+        let mut s = Schedule::with_capacity(4);
+        let t = Time::from_secs;
+        s.add(1, t(5));
+        s.add(2, t(3));
+        s.add(3, t(9));
+        let live = |k: usize, at: Time| (k == 1 && at == t(5)) || (k == 3 && at == t(9));
+        s.remove(live);
+        assert_eq!(s.next(live), Some(t(5)));
+        let mut due = Vec::new();
+        s.take_due(t(6), &mut due, live);
+        assert_eq!(due, [1]);
+    }
+}

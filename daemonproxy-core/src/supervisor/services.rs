@@ -1,0 +1,441 @@
+//! Services: their settings, their state transitions (§9.1), starting them
+//! (§9.2, §9.3), reaping (§9.4), automatic restarts (§9.5), retries
+//! (§9.6), signalling and deleting (§9.7).
+
+use super::action::{ActionResult, ControlLink, Errno, FdSource, Step};
+use super::conn::{Conn, ConnKind};
+use super::log::{log, Lossy};
+use super::queue::{Issuer, Pending};
+use super::registry::NameBuf;
+use super::service::{Exited, Service, Setting, State};
+use super::{is_start_at, Failed, Res, Supervisor};
+use crate::ids::ConnId;
+use crate::time::Time;
+use daemonproxy_proto::{Event, ExitReason, FdEntry, FdList, Name, ServiceState, Signal, Special, StartWhen, Triggers};
+use std::time::Duration;
+
+/// Delay before retrying a start whose fork step failed (§9.6).
+const RETRY_DELAY: Duration = Duration::from_secs(3);
+
+impl Supervisor {
+    // ----- commands ------------------------------------------------------
+
+    /// `service.args` / `service.tags`: store and broadcast.
+    pub(super) fn service_setting(&mut self, name: Name<'_>, which: Setting, value: &[u8], now: Time) -> Res {
+        let key = self.service_or_create(name)?;
+        let error = match which {
+            Setting::Args => "unable to set argv",
+            Setting::Tags => "unable to set tags",
+            Setting::Fds => "unable to set file descriptors",
+            Setting::Triggers => "unable to set auto_up triggers",
+        };
+        self.set_setting(key, which, value, error)?;
+        self.emit_setting(None, key, which, now);
+        Ok(())
+    }
+
+    /// `service.fds`: a warning for each handle not yet defined, then as a
+    /// setting.
+    pub(super) fn service_fds(&mut self, id: ConnId, name: Name<'_>, fds: FdList<'_>, now: Time) -> Res {
+        let key = self.service_or_create(name)?;
+        for entry in fds.entries() {
+            if let FdEntry::Handle(h) = entry {
+                if self.handles.key(h.as_bytes()).is_none() {
+                    self.emit(Some(id), Event::FdNotYetDefined { entry: h.as_bytes() }, now);
+                }
+            }
+        }
+        self.set_setting(key, Setting::Fds, fds.raw(), "unable to set file descriptors")?;
+        self.emit_setting(None, key, Setting::Fds, now);
+        Ok(())
+    }
+
+    /// `service.auto_up NAME INTERVAL TRIGGERS`: a trigger that already
+    /// holds starts the service at once.
+    pub(super) fn service_auto_up(
+        &mut self,
+        name: Name<'_>,
+        interval: Option<u32>,
+        triggers: Triggers<'_>,
+        now: Time,
+    ) -> Res {
+        let key = self.service_or_create(name)?;
+        if let (Some(i), Some(s)) = (interval, self.services.get_mut(key)) {
+            s.interval = i;
+        }
+        self.set_setting(key, Setting::Triggers, triggers.raw(), "unable to set auto_up triggers")?;
+        let signals = self.signals;
+        if self.services.get(key).is_some_and(|s| s.wants_auto_start(|sig| signals.pending(sig))) {
+            self.request_start(key, now, now);
+        }
+        self.emit_setting(None, key, Setting::Triggers, now);
+        Ok(())
+    }
+
+    /// `service.start NAME [TS | -]`.
+    pub(super) fn service_start(&mut self, name: Name<'_>, when: StartWhen, now: Time) -> Res {
+        let key = self.existing_service(name)?;
+        let Some(s) = self.services.get(key) else { return Ok(()) };
+        let at = match when {
+            StartWhen::Cancel => {
+                if !matches!(s.state, State::Start(_)) || s.spawning {
+                    return self.fail("no service.start pending");
+                }
+                self.set_state(key, State::Down(None));
+                self.emit_state(None, key, now, true);
+                return Ok(());
+            }
+            StartWhen::Now => now,
+            StartWhen::At(ts) => {
+                if u64::from(ts) <= now.secs() {
+                    return self.fail("invalid timestamp");
+                }
+                Time::from_secs(ts.into())
+            }
+        };
+        if s.args().split(|&b| b == b'\t').next().is_none_or(<[u8]>::is_empty) {
+            return self.fail("no args configured for service");
+        }
+        if matches!(s.state, State::Up { .. }) {
+            return self.fail("service is not startable");
+        }
+        self.request_start(key, at, now);
+        Ok(())
+    }
+
+    /// `service.signal NAME SIGNAL [group]`: waits for the kill's result.
+    pub(super) fn service_signal(&mut self, issuer: Issuer, name: Name<'_>, signal: Signal, group: bool) -> Res {
+        let key = self.existing_service(name)?;
+        let Some(State::Up { pid, .. }) = self.services.get(key).map(|s| s.state) else {
+            return self.fail("service is not running");
+        };
+        log!(self.log, Debug, "Sending signal {} to service \"{}\" pid {}", signal.number(), name, pid);
+        self.queue.kill(pid, signal, group, Pending::Kill { issuer, name: NameBuf::new(name), pid, group });
+        self.wait_for_result(&issuer);
+        Ok(())
+    }
+
+    /// The result of `service.signal`'s kill.
+    pub(super) fn signalled(
+        &mut self,
+        issuer: Issuer,
+        name: NameBuf,
+        pid: i32,
+        group: bool,
+        r: ActionResult,
+        now: Time,
+    ) {
+        if let ActionResult::Failed { errno, .. } = r {
+            let what = if group { "pgid" } else { "pid" };
+            self.report_errno(issuer, &format!("can't kill {name} ({what} {pid}): "), errno, now);
+        }
+        self.done_waiting(&issuer, now);
+    }
+
+    /// `service.delete NAME`.
+    pub(super) fn service_delete(&mut self, name: Name<'_>, now: Time) -> Res {
+        let key = self.existing_service(name)?;
+        match self.services.get(key) {
+            Some(s) if matches!(s.state, State::Up { .. }) || s.spawning => return self.fail("service is running"),
+            Some(s) if matches!(s.state, State::Start(_)) => self.set_state(key, State::Down(None)),
+            _ => {}
+        }
+        self.services.remove(name.as_bytes());
+        self.emit(None, Event::ServiceState { name, state: ServiceState::Deleted }, now);
+        Ok(())
+    }
+
+    // ----- records and settings ------------------------------------------
+
+    pub(super) fn service_or_create(&mut self, name: Name<'_>) -> Result<usize, Failed> {
+        if let Some(k) = self.services.key(name.as_bytes()) {
+            return Ok(k);
+        }
+        let nb = NameBuf::new(name);
+        match self.services.insert(nb, Service::new(nb)) {
+            Ok(k) => Ok(k),
+            Err(_) => {
+                let _ = self.fail("Unable to allocate new service");
+                Err(Failed)
+            }
+        }
+    }
+
+    fn existing_service(&mut self, name: Name<'_>) -> Result<usize, Failed> {
+        match self.services.key(name.as_bytes()) {
+            Some(k) => Ok(k),
+            None => {
+                let _ = self.fail("No such service");
+                Err(Failed)
+            }
+        }
+    }
+
+    /// Stores a service setting within the pool budget.
+    fn set_setting(&mut self, key: usize, which: Setting, value: &[u8], error: &str) -> Res {
+        let Some(s) = self.services.get_mut(key) else { return Ok(()) };
+        if let Some(budget) = self.service_obj {
+            let default = match which {
+                Setting::Fds => value == FdList::DEFAULT.raw(),
+                _ => value.is_empty(),
+            };
+            let len = (!default).then_some(value.len());
+            if s.budget_with(which, len) > budget {
+                return self.fail(error);
+            }
+        }
+        s.set(which, value);
+        Ok(())
+    }
+
+    /// Sends a service's state.
+    pub(super) fn emit_state(&mut self, to: Option<ConnId>, key: usize, now: Time, live: bool) {
+        let Some(s) = self.services.get(key) else { return };
+        self.scratch.clear();
+        Event::ServiceState { name: s.name.name(), state: s.event_state(now, live) }.encode(&mut self.scratch);
+        self.deliver(to, now);
+    }
+
+    /// Sends one of a service's settings events.
+    fn emit_setting(&mut self, to: Option<ConnId>, key: usize, which: Setting, now: Time) {
+        let Some(s) = self.services.get(key) else { return };
+        self.scratch.clear();
+        encode_setting(s, s.name.name(), which, &mut self.scratch);
+        self.deliver(to, now);
+    }
+
+    // ----- state transitions ------------------------------------------------
+
+    /// Changes a service's state, keeping the schedule of due starts.
+    fn set_state(&mut self, key: usize, state: State) {
+        let Some(s) = self.services.get_mut(key) else { return };
+        let old = std::mem::replace(&mut s.state, state);
+        if old == state {
+            return;
+        }
+        if let State::Start(at) = state {
+            self.schedule.add(key, at);
+        }
+        if matches!(old, State::Start(_)) {
+            let Supervisor { schedule, services, .. } = self;
+            schedule.remove(|k, at| is_start_at(services, k, at));
+        }
+    }
+
+    /// Requests a start at `at` (now or later) unless the service runs;
+    /// broadcasts the `start` state.
+    pub(super) fn request_start(&mut self, key: usize, at: Time, now: Time) {
+        let Some(s) = self.services.get(key) else { return };
+        if matches!(s.state, State::Up { .. }) || s.spawning {
+            log!(self.log, Debug, "service \"{}\" is already running", s.name);
+            return;
+        }
+        if at > now {
+            log!(self.log, Debug, "start service \"{}\" in {} seconds", s.name, (at - now).as_secs());
+        } else {
+            log!(self.log, Debug, "start service \"{}\" now", s.name);
+        }
+        self.set_state(key, State::Start(at));
+        self.emit_state(None, key, now, true);
+    }
+
+    /// Starts every service whose start is due (§9.2).
+    pub(super) fn start_due(&mut self, now: Time) {
+        if self.schedule.len() == 0 {
+            return;
+        }
+        let mut due = std::mem::take(&mut self.keys);
+        due.clear();
+        {
+            let Supervisor { schedule, services, .. } = self;
+            schedule.take_due(now, &mut due, |k, at| is_start_at(services, k, at));
+        }
+        let batch = due.len() > 1;
+        for &key in &due {
+            self.start_service(key, now, batch);
+        }
+        self.keys = due;
+    }
+
+    /// Resolves a service's descriptor list by name, now (§9.3), into
+    /// `self.plan` (and the positions of `control.*` entries into
+    /// `self.slots`). Returns whether a control connection sends commands
+    /// and receives events, and the first name that does not exist.
+    fn resolve_fds(&mut self, key: usize) -> Option<(bool, bool, Option<NameBuf>)> {
+        let Supervisor { services, handles, plan, slots, .. } = self;
+        let s = services.get(key)?;
+        plan.clear();
+        slots.clear();
+        let (mut commands, mut events, mut missing) = (false, false, None);
+        for (i, entry) in s.fds().entries().enumerate() {
+            let source = match entry {
+                FdEntry::Closed => FdSource::Closed,
+                FdEntry::Handle(n) => match Special::from_name(n.as_bytes()) {
+                    Some(sp @ (Special::ControlCmd | Special::ControlEvent | Special::ControlSocket)) => {
+                        commands |= sp != Special::ControlEvent;
+                        events |= sp != Special::ControlCmd;
+                        slots.push(i);
+                        FdSource::Control
+                    }
+                    _ => match handles.by_name(n.as_bytes()).and_then(|h| h.fd) {
+                        Some(fd) => FdSource::Fd(fd),
+                        None => {
+                            missing.get_or_insert(NameBuf::new(n));
+                            FdSource::Closed
+                        }
+                    },
+                },
+            };
+            plan.push(source);
+        }
+        Some((commands, events, missing))
+    }
+
+    /// Asks for a due service's process.
+    fn start_service(&mut self, key: usize, now: Time, batch: bool) {
+        match self.services.get(key) {
+            Some(s) if matches!(s.state, State::Start(at) if at <= now) && !s.spawning => {}
+            _ => return,
+        }
+        let Some((commands, events, missing)) = self.resolve_fds(key) else { return };
+        if let Some(n) = missing {
+            log!(self.log, Error, "file descriptor \"{}\" does not exist", n);
+            self.queue.spawn_aborting(Pending::Spawn { key, conn: None });
+        } else {
+            let control = (!self.slots.is_empty()).then(|| {
+                let mut c = Conn::new(ConnKind::Service, commands, events);
+                c.detached = true;
+                ControlLink { conn: ConnId(self.conns.insert(c)), commands, events }
+            });
+            let Supervisor { services, queue, plan, .. } = self;
+            let Some(s) = services.get_mut(key) else { return };
+            s.note_program();
+            queue.spawn(s.args(), plan, control, batch, Pending::Spawn { key, conn: control.map(|c| c.conn) });
+        }
+        if let Some(s) = self.services.get_mut(key) {
+            s.spawning = true;
+        }
+    }
+
+    /// The result of a start.
+    pub(super) fn spawned(&mut self, key: usize, conn: Option<ConnId>, r: ActionResult, now: Time) {
+        let Some(s) = self.services.get_mut(key) else { return };
+        s.spawning = false;
+        let (pid, exec_errno) = match r {
+            ActionResult::Spawned { pid } => (pid, None),
+            ActionResult::ExecFailed { pid, errno } => (pid, Some(errno)),
+            ActionResult::Failed { step, errno } => {
+                if let Some(c) = conn {
+                    self.destroy_conn(c, now);
+                }
+                match step {
+                    Step::Socketpair => log!(self.log, Error, "can't create socketpair: {}", errno),
+                    _ => log!(self.log, Error, "fork failed: {}", errno),
+                }
+                return self.retry_start(key, now);
+            }
+            _ => return,
+        };
+        self.set_state(key, State::Up { pid, since: now });
+        self.pids.insert(pid, key);
+        if let Some(id) = conn {
+            if let Some(c) = self.conns.get_mut(id.0) {
+                c.detached = false;
+                log!(self.log, Debug, "creating client {}", id);
+            }
+        }
+        self.emit_state(None, key, now, true);
+        if let Some(errno) = exec_errno {
+            self.report_exec_failure(key, errno, now);
+        }
+        if let Some(c) = conn {
+            self.run_conn(c, now);
+        }
+    }
+
+    /// The exec of a service failed: besides its exit status 3, every
+    /// connection gets an error event naming the program that was spawned
+    /// and the errno (§0 item 5).
+    pub(super) fn report_exec_failure(&mut self, key: usize, errno: Errno, now: Time) {
+        let Some(s) = self.services.get(key) else { return };
+        let text = format!("service {}: exec \"{}\" failed: {}", s.name, Lossy(&s.program), errno);
+        log!(self.log, Error, "exec({}, ...) failed: {}", Lossy(&s.program), errno);
+        self.emit(None, Event::Error { message: text.as_bytes() }, now);
+    }
+
+    fn retry_start(&mut self, key: usize, now: Time) {
+        log!(self.log, Info, "will retry in 3 seconds");
+        self.set_state(key, State::Start(now + RETRY_DELAY));
+        self.emit_state(None, key, now, true);
+    }
+
+    // ----- exits, restarts, signals -----------------------------------------
+
+    /// A child was reaped (§9.4): its `down` state now; the restart is
+    /// decided later ([`Supervisor::decide_restarts`]).
+    pub(super) fn reaped(&mut self, pid: i32, how: ExitReason, now: Time) {
+        let Some(key) = self.pids.remove(&pid) else {
+            log!(self.log, Debug, "reaped pid {} which belongs to no service", pid);
+            return;
+        };
+        let Some(s) = self.services.get(key) else { return };
+        let State::Up { since, .. } = s.state else { return };
+        self.set_state(key, State::Down(Some(Exited { at: now, pid, since, reason: how })));
+        self.emit_state(None, key, now, true);
+        self.restarts.push((key, pid));
+    }
+
+    /// Restarts the services reaped since the last call whose triggers
+    /// still ask for it (level-triggered, §9.5), unless something else (a
+    /// start, a delete) happened to them meanwhile.
+    pub(super) fn decide_restarts(&mut self, now: Time) {
+        if self.restarts.is_empty() {
+            return;
+        }
+        let mut restarts = std::mem::take(&mut self.restarts);
+        let signals = self.signals;
+        for &(key, pid) in &restarts {
+            let Some(s) = self.services.get(key) else { continue };
+            let State::Down(Some(e)) = s.state else { continue };
+            if e.pid != pid || !s.wants_auto_start(|sig| signals.pending(sig)) {
+                continue;
+            }
+            // Interval 0 (never set) still throttles to 1 s (§16 row 16).
+            let interval = Duration::from_secs(s.interval.max(1).into());
+            let at = if e.at - e.since < interval { e.at + interval } else { now };
+            self.request_start(key, at, now);
+        }
+        restarts.clear();
+        self.restarts = restarts;
+    }
+
+    /// A recorded signal arrived (§10.2, §9.5): count it, start the
+    /// services it triggers, tell every connection.
+    pub(super) fn signal_received(&mut self, sig: Signal, now: Time) {
+        if !self.signals.received(sig, now) {
+            return;
+        }
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.clear();
+        keys.extend(self.services.iter().filter(|(_, _, s)| s.triggered_by(sig)).map(|(_, k, _)| k));
+        for &key in &keys {
+            self.request_start(key, now, now);
+        }
+        self.keys = keys;
+        self.deliver_signals_to_all(now);
+    }
+}
+
+/// Encodes one of a service's settings events (`name` is the service's).
+pub(super) fn encode_setting(s: &Service, name: Name<'_>, which: Setting, out: &mut Vec<u8>) {
+    let ev = match which {
+        Setting::Args => Event::ServiceArgs { name, args: s.args() },
+        Setting::Tags => Event::ServiceTags { name, tags: s.tags() },
+        Setting::Fds => Event::ServiceFds { name, fds: s.fds().raw() },
+        Setting::Triggers => {
+            let t = s.triggers();
+            Event::ServiceAutoUp { name, auto_up: (!t.is_empty()).then_some((s.interval, t)) }
+        }
+    };
+    ev.encode(out);
+}
