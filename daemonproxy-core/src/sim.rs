@@ -208,7 +208,7 @@ impl Sim {
         self.fail_paths.insert(path.as_bytes().to_vec(), Errno(errno));
     }
 
-    /// Executing `program` (argv[0]) fails with `errno`.
+    /// Executing `program` (`argv[0]`) fails with `errno`.
     pub fn fail_exec(&mut self, program: &str, errno: i32) {
         self.fail_programs.insert(program.as_bytes().to_vec(), Errno(errno));
     }

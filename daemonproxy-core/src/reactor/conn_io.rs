@@ -8,11 +8,15 @@
 
 use crate::supervisor::Written;
 use crate::sys;
+use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
+/// Where a custom front-end's output goes: takes bytes, says how many it
+/// took (or that it would block, or that the reader is gone).
+pub type Writer = Box<dyn FnMut(&[u8]) -> Written>;
+
 /// A connection's descriptors.
-#[derive(Debug)]
 pub(crate) struct ConnIo {
     /// An owned descriptor (socket, socket pair end, config file), closed
     /// with the connection.
@@ -28,6 +32,14 @@ pub(crate) struct ConnIo {
     pub in_ready: bool,
     /// The input cannot be polled: it is always ready until its end.
     pub always_ready: bool,
+    /// A custom front-end's output.
+    writer: Option<Writer>,
+}
+
+impl fmt::Debug for ConnIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnIo").field("input", &self.input).field("output", &self.output).finish_non_exhaustive()
+    }
 }
 
 /// What a read brought.
@@ -44,7 +56,20 @@ pub(crate) enum Read {
 impl ConnIo {
     /// No descriptor (in-process connections).
     pub fn none() -> ConnIo {
-        ConnIo { _owned: None, input: None, output: None, socket: false, in_ready: false, always_ready: false }
+        ConnIo {
+            _owned: None,
+            input: None,
+            output: None,
+            socket: false,
+            in_ready: false,
+            always_ready: false,
+            writer: None,
+        }
+    }
+
+    /// Output through the embedding program's writer; input pushed by it.
+    pub fn writer(writer: Writer) -> ConnIo {
+        ConnIo { writer: Some(writer), ..ConnIo::none() }
     }
 
     /// Borrowed descriptors (stdin/stdout), never closed by the reactor.
@@ -55,20 +80,13 @@ impl ConnIo {
     /// A socket used both ways.
     pub fn socket(fd: OwnedFd) -> ConnIo {
         let raw = fd.as_raw_fd();
-        ConnIo {
-            _owned: Some(fd),
-            input: Some(raw),
-            output: Some(raw),
-            socket: true,
-            in_ready: true,
-            always_ready: false,
-        }
+        ConnIo { _owned: Some(fd), input: Some(raw), output: Some(raw), socket: true, in_ready: true, ..ConnIo::none() }
     }
 
     /// A file read for commands only.
     pub fn file(fd: OwnedFd) -> ConnIo {
         let raw = fd.as_raw_fd();
-        ConnIo { _owned: Some(fd), input: Some(raw), output: None, socket: false, in_ready: true, always_ready: false }
+        ConnIo { _owned: Some(fd), input: Some(raw), in_ready: true, ..ConnIo::none() }
     }
 
     /// Reads into `buf`; descriptors received with the bytes go to `fds`.
@@ -94,7 +112,10 @@ impl ConnIo {
     }
 
     /// Writes `bytes` (one system call, retried on EINTR).
-    pub fn write(&self, bytes: &[u8]) -> Written {
+    pub fn write(&mut self, bytes: &[u8]) -> Written {
+        if let Some(w) = &mut self.writer {
+            return w(bytes);
+        }
         let Some(fd) = self.output else { return Written::Closed };
         loop {
             let r = if self.socket {

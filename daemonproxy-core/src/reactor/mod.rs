@@ -28,7 +28,7 @@ use crate::error::{Error, ErrorKind, Outcome};
 use crate::ids::{ConnId, FdId};
 use crate::options::Options;
 use crate::proto::{LogLevel, Signal};
-use crate::supervisor::{ConnKind, Errno, FdKind, Supervisor};
+use crate::supervisor::{ConnKind, Errno, FdKind, Supervisor, Written};
 use crate::sys;
 use crate::time::Time;
 use mio::unix::SourceFd;
@@ -72,8 +72,8 @@ fn source_token(id: SourceId) -> Token {
 /// ([`Reactor::add_interactive`], [`Reactor::add_config`],
 /// [`Reactor::create_control_socket`], [`Reactor::attach`],
 /// [`Reactor::register`]), then call [`Reactor::run`], or step it with
-/// [`Reactor::run_once`] (from an outer event loop: wait until
-/// [`Reactor::as_raw_fd`] is readable or [`Reactor::timeout`] passes).
+/// [`Reactor::run_once`] (from an outer event loop: wait until its
+/// descriptor (`AsRawFd`) is readable or [`Reactor::timeout`] passes).
 /// The reactor never exits the process: it returns an [`Outcome`] and
 /// leaves the decision to its caller.
 ///
@@ -97,6 +97,8 @@ pub struct Reactor {
     log_fd: Option<(FdId, bool)>,
     fatal_woken: bool,
     signals_ready: bool,
+    /// The last poll filled the event list: more may be ready at once.
+    more_ready: bool,
     /// Decided and not yet returned by `run_once`.
     outcome: Option<Outcome>,
     /// /dev/null, duplicated for standard handles that are re-pointed.
@@ -171,6 +173,7 @@ impl Reactor {
             log_fd: None,
             fatal_woken: false,
             signals_ready: false,
+            more_ready: false,
             outcome: None,
             null,
             received: Vec::new(),
@@ -267,8 +270,27 @@ impl Reactor {
         self.add_conn(ConnKind::InProcess, ConnIo::none())
     }
 
-    /// Gives bytes (complete lines) to an in-process controller and runs
-    /// them at once. Returns how many bytes were taken (the rest did not
+    /// Attaches a controller of a front-end of your own (a TCP client, a
+    /// message bus...): its events are handed to `writer` as they are
+    /// produced, which returns how many bytes it took
+    /// ([`Written::Bytes`]), [`Written::WouldBlock`] (then call
+    /// [`Reactor::writable`] when it can take more; meanwhile the
+    /// connection's output waits, and overflows as any connection's does)
+    /// or [`Written::Closed`]. Feed its commands with [`Reactor::send`];
+    /// end it with [`Reactor::detach`].
+    pub fn attach_writer(&mut self, writer: impl FnMut(&[u8]) -> Written + 'static) -> ConnId {
+        self.add_conn(ConnKind::Custom, ConnIo::writer(Box::new(writer)))
+    }
+
+    /// A custom front-end's writer can take bytes again.
+    pub fn writable(&mut self, conn: ConnId) {
+        let now = Time::now();
+        self.sup.handle_writable(conn, now);
+        self.drain(now);
+    }
+
+    /// Gives bytes (complete lines) to an in-process or custom controller
+    /// and runs them at once. Returns how many bytes were taken (the rest did not
     /// fit its input buffer: take its events, then send the rest). A
     /// `terminate` is returned by the next [`Reactor::run_once`].
     pub fn send(&mut self, conn: ConnId, bytes: &[u8]) -> usize {
@@ -319,6 +341,7 @@ impl Reactor {
                 return Some(Outcome::Fatal { status: 4, message: format!("epoll_wait: {}", text(&e)) });
             }
         }
+        self.more_ready = self.events.iter().count() >= self.events.capacity();
         self.dispatch_readiness();
         self.round();
         // A fatal signal caught during this round (its handler runs when a
@@ -346,7 +369,7 @@ impl Reactor {
 
     /// Whether something can be done without waiting.
     fn busy(&mut self) -> bool {
-        if self.outcome.is_some() || self.listener_ready || self.fatal_woken || self.signals_ready {
+        if self.outcome.is_some() || self.listener_ready || self.fatal_woken || self.signals_ready || self.more_ready {
             return true;
         }
         if self.sources.iter().any(|(_, s)| s.ready.is_some()) {
@@ -564,9 +587,9 @@ impl Reactor {
             }
             while let Some((id, bytes)) = self.sup.poll_transmit() {
                 progress = true;
-                let written = match self.conns.get(id.index()) {
+                let written = match self.conns.get_mut(id.index()) {
                     Some(Some(io)) => io.write(bytes),
-                    _ => crate::supervisor::Written::Closed,
+                    _ => Written::Closed,
                 };
                 self.sup.handle_written(id, written, now);
             }
@@ -634,7 +657,11 @@ impl Reactor {
 
 impl AsRawFd for Reactor {
     /// The poll's descriptor: readable when the reactor has something to
-    /// do (see [`Reactor::timeout`] for its timers).
+    /// do (see [`Reactor::timeout`] for its timers). An outer loop that
+    /// watches it edge-triggered (as mio does) must call
+    /// [`Reactor::run_once`] until [`Reactor::timeout`] is no longer zero,
+    /// since one call handles a bounded number of ready descriptors; and
+    /// its own waits may return `EINTR`, since the reactor catches signals.
     fn as_raw_fd(&self) -> RawFd {
         self.poll.as_raw_fd()
     }

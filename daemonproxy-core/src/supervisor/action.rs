@@ -190,7 +190,7 @@ pub enum Action<'a> {
     /// there (only a socket owned by this user; anything else fails at
     /// [`Step::Unlink`]), then a non-blocking unix stream socket bound to
     /// `path` and listening; the driver accepts its connections (see
-    /// [`crate::Supervisor::handle_accepted`]). Answer `Listener` or `Failed`.
+    /// [`crate::Supervisor::open_connection`]). Answer `Listener` or `Failed`.
     Listen {
         /// Answer with this id.
         req: RequestId,

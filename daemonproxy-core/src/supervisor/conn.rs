@@ -51,10 +51,14 @@ pub enum ConnKind {
     Socket,
     /// A service's `control.*` connection.
     Service,
-    /// A controller inside the embedding program, or a custom front-end:
-    /// the embedding program takes its output itself
-    /// ([`crate::Supervisor::take_output`]), the driver never writes it.
+    /// A controller inside the embedding program: the embedding program
+    /// takes its output itself ([`crate::Supervisor::take_output`]); the
+    /// driver never writes it.
     InProcess,
+    /// A front-end of the embedding program's (a TCP client, say): the
+    /// driver writes its output to whatever the embedding program gave
+    /// for it.
+    Custom,
 }
 
 /// Where a statedump stands (§5.1): it resumes after the last name emitted

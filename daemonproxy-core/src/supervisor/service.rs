@@ -70,7 +70,7 @@ pub struct Service {
     pub interval: u32,
     /// Current state.
     pub state: State,
-    /// The program (argv[0]) of the last start, as spawned: an exec
+    /// The program (`argv[0]`) of the last start, as spawned: an exec
     /// failure reported later names it, whatever `service.args` says by
     /// then. The buffer is reused, so starts do not allocate.
     pub program: Vec<u8>,
