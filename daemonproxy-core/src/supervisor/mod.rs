@@ -160,9 +160,10 @@ impl Supervisor {
             fd_obj: opts.fd_pool.map(|(_, m)| m),
             queue: Queue::with_capacity(pool),
             transmit: VecDeque::new(),
-            scratch: Vec::with_capacity(8 * 1024),
-            msg: Vec::with_capacity(256),
-            line: Vec::with_capacity(daemonproxy_proto::MAX_LINE + 1),
+            // Reused buffers grow on first use: an idle daemon stays small.
+            scratch: Vec::new(),
+            msg: Vec::new(),
+            line: Vec::new(),
             keys: Vec::with_capacity(pool),
             conn_ids: Vec::new(),
             plan: Vec::new(),

@@ -140,10 +140,10 @@ impl Queue {
     /// for a batch of that size).
     pub fn with_capacity(n: usize) -> Queue {
         Queue {
-            items: VecDeque::with_capacity(n + 8),
-            bytes: Vec::with_capacity(4096),
-            plans: Vec::with_capacity(64),
-            pending: VecDeque::with_capacity(n + 8),
+            items: VecDeque::with_capacity(n),
+            bytes: Vec::new(),
+            plans: Vec::new(),
+            pending: VecDeque::with_capacity(n),
             next: 1,
         }
     }

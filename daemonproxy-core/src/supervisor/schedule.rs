@@ -23,7 +23,8 @@ pub struct Schedule {
 impl Schedule {
     /// An empty schedule with room for `capacity` services' entries.
     pub fn with_capacity(capacity: usize) -> Schedule {
-        Schedule { heap: BinaryHeap::with_capacity(capacity * 2 + 16), live: 0 }
+        let room = if capacity == 0 { 0 } else { capacity * 2 + 64 };
+        Schedule { heap: BinaryHeap::with_capacity(room), live: 0 }
     }
 
     /// Number of services in the `start` state.
