@@ -1,13 +1,17 @@
-//! Named records in a slab, with a sorted name index.
+//! Named records in a slab, indexed by a balanced tree that lives in the slab.
 //!
 //! Services and handles are both "a record per name, listed in name order".
-//! The slab gives stable keys for the reactor and the pid index; the sorted
-//! index gives `statedump` order and lets a dump resume after the last name
-//! it emitted. With a pool limit the capacity is reserved up front, so
-//! inserting and removing never allocate.
+//! The slab gives stable keys for the reactor and the pid index. Each slab
+//! entry also holds the record's node in a weight-balanced search tree over
+//! the names (so adding, removing and finding a name cost O(log n) in any
+//! order, where a sorted index costs O(n) per change) and its link to the
+//! next record in name order (so listing all records is a walk). The tree
+//! lives entirely in the slab: with a pool limit the capacity is reserved
+//! up front, and inserting and removing never allocate.
 
 use daemonproxy_proto::{Name, MAX_NAME_LEN};
 use slab::Slab;
+use std::cmp::Ordering;
 use std::fmt;
 
 /// A name stored inline (no heap allocation).
@@ -67,49 +71,96 @@ impl fmt::Display for NameBuf {
     }
 }
 
+/// An absent link (no child, no next record).
+const NIL: u32 = u32::MAX;
+
+/// Links are `u32` to keep nodes small; a registry holds fewer records than
+/// this, so every slab key fits in a link and none is `NIL`.
+const MAX_RECORDS: usize = NIL as usize;
+
+/// Balance parameters of the tree (Adams' weight-balanced trees with the
+/// (3, 2) parameters, proven correct for insertion and deletion by Straka
+/// and by Hirai and Yamamoto): no subtree holds more than `DELTA` times as
+/// many records as its sibling, which bounds the height by about
+/// 2.4·log2(n); `RATIO` chooses between a single and a double rotation.
+const DELTA: u64 = 3;
+const RATIO: u64 = 2;
+
+/// A record with its place in the tree and in name order.
+#[derive(Debug)]
+struct Node<T> {
+    name: NameBuf,
+    /// The subtrees of smaller (`[0]`) and greater (`[1]`) names.
+    kids: [u32; 2],
+    /// Records in the subtree rooted here: it keeps the tree balanced and
+    /// gives positions in name order.
+    size: u32,
+    /// The next record in name order (`NIL` after the last).
+    next: u32,
+    value: T,
+}
+
 /// Records of type `T` by name, with an optional fixed capacity.
 #[derive(Debug)]
 pub struct Registry<T> {
-    slab: Slab<T>,
-    /// (name, slab key), sorted by name.
-    index: Vec<(NameBuf, usize)>,
+    slab: Slab<Node<T>>,
+    root: u32,
+    /// The record with the smallest name, where name order starts.
+    first: u32,
     limit: Option<usize>,
+}
+
+/// The slab key `key` as a link.
+fn link(key: usize) -> u32 {
+    u32::try_from(key).ok().filter(|&l| l != NIL).unwrap_or_else(|| unreachable!("has_room keeps keys below NIL"))
+}
+
+/// A pair of subtrees with `light` on the side opposite `heavy` and
+/// `toward` on side `heavy`, so rotations are written once for both sides.
+fn sided(heavy: usize, light: u32, toward: u32) -> [u32; 2] {
+    let mut kids = [light; 2];
+    kids[heavy] = toward;
+    kids
 }
 
 impl<T> Registry<T> {
     /// An empty registry; `limit` reserves and caps its capacity.
     pub fn new(limit: Option<usize>) -> Self {
-        let cap = limit.unwrap_or(0);
-        Registry { slab: Slab::with_capacity(cap), index: Vec::with_capacity(cap), limit }
+        Registry { slab: Slab::with_capacity(limit.unwrap_or(0)), root: NIL, first: NIL, limit }
     }
 
     /// Whether another record fits (`extra` more besides).
     pub fn has_room(&self, extra: usize) -> bool {
-        self.limit.is_none_or(|l| self.slab.len() + extra < l)
-    }
-
-    fn position(&self, name: &[u8]) -> Result<usize, usize> {
-        self.index.binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+        self.slab.len() + extra < self.limit.map_or(MAX_RECORDS, |l| l.min(MAX_RECORDS))
     }
 
     /// The key of `name`.
     pub fn key(&self, name: &[u8]) -> Option<usize> {
-        self.position(name).ok().map(|i| self.index[i].1)
+        let mut at = self.root;
+        while at != NIL {
+            let node = self.node(at);
+            at = match name.cmp(node.name.as_bytes()) {
+                Ordering::Less => node.kids[0],
+                Ordering::Greater => node.kids[1],
+                Ordering::Equal => return Some(at as usize),
+            };
+        }
+        None
     }
 
     /// The record with this key.
     pub fn get(&self, key: usize) -> Option<&T> {
-        self.slab.get(key)
+        self.slab.get(key).map(|n| &n.value)
     }
 
     /// The record with this key, mutably.
     pub fn get_mut(&mut self, key: usize) -> Option<&mut T> {
-        self.slab.get_mut(key)
+        self.slab.get_mut(key).map(|n| &mut n.value)
     }
 
     /// The record called `name`.
     pub fn by_name(&self, name: &[u8]) -> Option<&T> {
-        self.key(name).and_then(|k| self.slab.get(k))
+        self.key(name).and_then(|k| self.get(k))
     }
 
     /// Adds a record under a name that is not in use; `Err` gives the value
@@ -118,12 +169,8 @@ impl<T> Registry<T> {
         if !self.has_room(0) {
             return Err(value);
         }
-        let pos = match self.position(name.as_bytes()) {
-            Ok(_) => unreachable!("insert of a name in use"),
-            Err(p) => p,
-        };
-        let key = self.slab.insert(value);
-        self.index.insert(pos, (name, key));
+        let key = self.slab.insert(Node { name, kids: [NIL; 2], size: 1, next: NIL, value });
+        self.link_in(link(key));
         Ok(key)
     }
 
@@ -134,43 +181,205 @@ impl<T> Registry<T> {
         if !self.has_room(0) {
             return Err(value);
         }
-        match self.position(name.as_bytes()) {
-            Ok(i) => {
-                let key = self.slab.insert(value);
-                let old_key = std::mem::replace(&mut self.index[i].1, key);
-                Ok((key, Some(self.slab.remove(old_key))))
-            }
-            Err(_) => self.insert(name, value).map(|k| (k, None)),
-        }
+        let key = self.slab.insert(Node { name, kids: [NIL; 2], size: 1, next: NIL, value });
+        let old = self.unlink(name.as_bytes());
+        self.link_in(link(key));
+        Ok((key, old.map(|l| self.slab.remove(l as usize).value)))
     }
 
     /// Removes the record called `name`.
     pub fn remove(&mut self, name: &[u8]) -> Option<T> {
-        let i = self.position(name).ok()?;
-        let (_, key) = self.index.remove(i);
-        Some(self.slab.remove(key))
+        let gone = self.unlink(name)?;
+        Some(self.slab.remove(gone as usize).value)
     }
 
     /// The first record (in name order) whose name is greater than `after`
     /// (or the first of all): its name, key and position in name order.
-    /// `after` carries the position where that name was last seen; when it
-    /// is still there (nothing was added or removed before it), no search
-    /// is needed, which keeps a long statedump linear.
+    /// `after` also carries the position where that name was last seen, a
+    /// hint that a sorted index needed to stay linear over a whole walk; the
+    /// tree ignores it, as it finds the next name and its position in
+    /// O(log n) whatever has changed since.
     pub fn next_after(&self, after: Option<(&NameBuf, usize)>) -> Option<(NameBuf, usize, usize)> {
-        let i = match after {
-            None => 0,
-            Some((n, hint)) if self.index.get(hint).is_some_and(|(m, _)| m == n) => hint + 1,
-            Some((n, _)) => match self.position(n.as_bytes()) {
-                Ok(i) => i + 1,
-                Err(i) => i,
-            },
+        let Some((name, _)) = after else {
+            return (self.first != NIL).then(|| (self.node(self.first).name, self.first as usize, 0));
         };
-        self.index.get(i).map(|&(n, k)| (n, k, i))
+        let name = name.as_bytes();
+        // `before` counts the records left of the subtree at `at`.
+        let (mut at, mut before, mut found) = (self.root, 0, None);
+        while at != NIL {
+            let node = self.node(at);
+            let smaller = before + self.size(node.kids[0]) as usize;
+            if node.name.as_bytes() > name {
+                found = Some((node.name, at as usize, smaller));
+                at = node.kids[0];
+            } else {
+                before = smaller + 1;
+                at = node.kids[1];
+            }
+        }
+        found
     }
 
     /// All records in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&NameBuf, usize, &T)> {
-        self.index.iter().map(|(n, k)| (n, *k, &self.slab[*k]))
+        let start = (self.first != NIL).then_some(self.first);
+        std::iter::successors(start, |&at| Some(self.node(at).next).filter(|&l| l != NIL)).map(|at| {
+            let node = self.node(at);
+            (&node.name, at as usize, &node.value)
+        })
+    }
+
+    fn node(&self, at: u32) -> &Node<T> {
+        &self.slab[at as usize]
+    }
+
+    fn node_mut(&mut self, at: u32) -> &mut Node<T> {
+        &mut self.slab[at as usize]
+    }
+
+    fn size(&self, at: u32) -> u32 {
+        if at == NIL {
+            0
+        } else {
+            self.node(at).size
+        }
+    }
+
+    /// The record with the greatest name below `name`, or `NIL`.
+    fn last_below(&self, name: &[u8]) -> u32 {
+        let (mut at, mut found) = (self.root, NIL);
+        while at != NIL {
+            let node = self.node(at);
+            if node.name.as_bytes() < name {
+                found = at;
+                at = node.kids[1];
+            } else {
+                at = node.kids[0];
+            }
+        }
+        found
+    }
+
+    /// Puts the slab entry `new` (whose name is not in use) into the tree
+    /// and into name order.
+    fn link_in(&mut self, new: u32) {
+        let name = self.node(new).name;
+        self.root = self.attach(self.root, new, name.as_bytes());
+        let prev = self.last_below(name.as_bytes());
+        let prev_next = if prev == NIL { &mut self.first } else { &mut self.node_mut(prev).next };
+        let next = std::mem::replace(prev_next, new);
+        self.node_mut(new).next = next;
+    }
+
+    /// Takes the record called `name` out of the tree and out of name
+    /// order, leaving it in the slab; returns its key.
+    fn unlink(&mut self, name: &[u8]) -> Option<u32> {
+        let (root, gone) = self.detach(self.root, name);
+        self.root = root;
+        if gone == NIL {
+            return None;
+        }
+        let next = self.node(gone).next;
+        match self.last_below(name) {
+            NIL => self.first = next,
+            prev => self.node_mut(prev).next = next,
+        }
+        Some(gone)
+    }
+
+    /// Adds node `new`, called `name`, to the subtree at `at`; returns the
+    /// subtree's new root.
+    fn attach(&mut self, at: u32, new: u32, name: &[u8]) -> u32 {
+        if at == NIL {
+            return self.join(new, [NIL; 2]);
+        }
+        let side = match name.cmp(self.node(at).name.as_bytes()) {
+            Ordering::Less => 0,
+            Ordering::Greater => 1,
+            Ordering::Equal => unreachable!("insert of a name in use"),
+        };
+        let mut kids = self.node(at).kids;
+        kids[side] = self.attach(kids[side], new, name);
+        self.balance(at, kids)
+    }
+
+    /// Takes the node called `name` out of the subtree at `at`; returns the
+    /// subtree's new root and the node taken (`NIL` if there was none).
+    fn detach(&mut self, at: u32, name: &[u8]) -> (u32, u32) {
+        if at == NIL {
+            return (NIL, NIL);
+        }
+        let mut kids = self.node(at).kids;
+        let side = match name.cmp(self.node(at).name.as_bytes()) {
+            Ordering::Less => 0,
+            Ordering::Greater => 1,
+            Ordering::Equal => return (self.glue(kids), at),
+        };
+        let (sub, gone) = self.detach(kids[side], name);
+        if gone == NIL {
+            return (at, NIL);
+        }
+        kids[side] = sub;
+        (self.balance(at, kids), gone)
+    }
+
+    /// Takes the node with the smallest name out of the subtree at `at`,
+    /// which is not empty; returns the subtree's new root and the node taken.
+    fn detach_first(&mut self, at: u32) -> (u32, u32) {
+        let [small, great] = self.node(at).kids;
+        if small == NIL {
+            return (great, at);
+        }
+        let (sub, gone) = self.detach_first(small);
+        (self.balance(at, [sub, great]), gone)
+    }
+
+    /// Joins the subtrees of a removed node: the first node of the greater
+    /// subtree takes its place, which is a removal from that subtree, so one
+    /// rebalancing step suffices as for any other removal. Returns the new
+    /// root.
+    fn glue(&mut self, kids: [u32; 2]) -> u32 {
+        match kids {
+            [NIL, only] | [only, NIL] => only,
+            [small, great] => {
+                let (rest, top) = self.detach_first(great);
+                self.balance(top, [small, rest])
+            }
+        }
+    }
+
+    /// Makes `kids` the children of `at`, which were balanced before one
+    /// record was added to or removed from one of them, rotating if one
+    /// side has grown too heavy; returns the subtree's new root.
+    fn balance(&mut self, at: u32, kids: [u32; 2]) -> u32 {
+        let heavy = match kids.map(|k| u64::from(self.size(k))) {
+            [small, great] if small + great > 1 && great > DELTA * small => 1,
+            [small, great] if small + great > 1 && small > DELTA * great => 0,
+            _ => return self.join(at, kids),
+        };
+        let light = kids[1 - heavy];
+        let top = kids[heavy];
+        let [inner, outer] = [self.node(top).kids[1 - heavy], self.node(top).kids[heavy]];
+        if u64::from(self.size(inner)) < RATIO * u64::from(self.size(outer)) {
+            // Single rotation: `top` rises, `at` takes its inner subtree.
+            let at = self.join(at, sided(heavy, light, inner));
+            self.join(top, sided(heavy, at, outer))
+        } else {
+            // Double rotation: `inner` rises between `at` and `top`.
+            let [in_light, in_heavy] = [self.node(inner).kids[1 - heavy], self.node(inner).kids[heavy]];
+            let at = self.join(at, sided(heavy, light, in_light));
+            let top = self.join(top, sided(heavy, in_heavy, outer));
+            self.join(inner, sided(heavy, at, top))
+        }
+    }
+
+    /// Sets the children of `at` and its size; returns `at`.
+    fn join(&mut self, at: u32, kids: [u32; 2]) -> u32 {
+        let size = self.size(kids[0]) + self.size(kids[1]) + 1;
+        let node = self.node_mut(at);
+        node.kids = kids;
+        node.size = size;
+        at
     }
 }
 
@@ -199,5 +408,223 @@ mod tests {
         let (_, old) = r.put(nb("a"), 10).unwrap();
         assert_eq!(old, Some(1));
         assert_eq!(r.by_name(b"a"), Some(&10));
+    }
+}
+
+/// The tree checked against its invariants and against a model, and run at
+/// the scale that used to be quadratic.
+#[cfg(test)]
+mod checks {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::ops::Bound;
+    use std::time::Instant;
+
+    fn nb(s: &[u8]) -> NameBuf {
+        NameBuf::new(Name::new(s).unwrap())
+    }
+
+    /// A small deterministic generator (splitmix64), so failures replay.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// A name from a small alphabet, so that names collide and share
+        /// prefixes often; now and then a name of the greatest length.
+        fn name(&mut self) -> NameBuf {
+            const ALPHABET: &[u8] = b"-.0Z_az";
+            let len = if self.below(16) == 0 { MAX_NAME_LEN } else { 1 + self.below(3) };
+            let bytes: Vec<u8> = (0..len).map(|_| ALPHABET[self.below(ALPHABET.len())]).collect();
+            nb(&bytes)
+        }
+    }
+
+    /// The largest height a tree of `n` records may reach: each subtree
+    /// holds at most DELTA/(DELTA+1) of its parent's records.
+    fn height_bound(n: usize) -> f64 {
+        let shrink = (DELTA + 1) as f64 / DELTA as f64;
+        ((n + 1) as f64).ln() / shrink.ln() + 1.0
+    }
+
+    /// Checks every invariant of the tree and of the name order; returns
+    /// the tree's height.
+    fn check<T>(r: &Registry<T>) -> usize {
+        /// Checks the subtree at `at` (whose names all lie strictly between
+        /// `low` and `high`) and lists its nodes in order; returns its height.
+        fn walk<T>(r: &Registry<T>, at: u32, low: Option<NameBuf>, high: Option<NameBuf>, out: &mut Vec<u32>) -> usize {
+            if at == NIL {
+                return 0;
+            }
+            let node = r.node(at);
+            assert!(
+                low.is_none_or(|l| l < node.name) && high.is_none_or(|h| node.name < h),
+                "order at {:?}",
+                node.name
+            );
+            let [small, great] = node.kids.map(|k| r.size(k));
+            assert_eq!(node.size, small + great + 1, "size at {:?}", node.name);
+            assert!(
+                small + great <= 1
+                    || (u64::from(small) <= DELTA * u64::from(great) && u64::from(great) <= DELTA * u64::from(small)),
+                "balance at {:?}: {small} vs {great}",
+                node.name
+            );
+            let hl = walk(r, node.kids[0], low, Some(node.name), out);
+            out.push(at);
+            let hr = walk(r, node.kids[1], Some(node.name), high, out);
+            1 + hl.max(hr)
+        }
+        let mut in_order = Vec::new();
+        let height = walk(r, r.root, None, None, &mut in_order);
+        assert_eq!(in_order.len(), r.slab.len(), "every record is in the tree");
+        assert_eq!(r.size(r.root) as usize, r.slab.len());
+        let listed: Vec<u32> = r.iter().map(|(_, k, _)| link(k)).collect();
+        assert_eq!(listed, in_order, "the next links follow name order");
+        assert!((height as f64) <= height_bound(r.slab.len()), "height {height} for {}", r.slab.len());
+        height
+    }
+
+    /// Random inserts, puts, removes, lookups and resumed walks, compared
+    /// with a `BTreeMap` after every step.
+    fn against_model(seed: u64, limit: Option<usize>, steps: usize) {
+        let mut rng = Rng(seed);
+        let mut r = Registry::new(limit);
+        let capacity = r.slab.capacity();
+        // name -> (value, key)
+        let mut model: BTreeMap<NameBuf, (u64, usize)> = BTreeMap::new();
+        let full = |model: &BTreeMap<_, _>| limit.is_some_and(|l| model.len() >= l);
+        for step in 0..steps {
+            let name = rng.name();
+            let value = rng.next();
+            match rng.below(8) {
+                0..=2 if !model.contains_key(&name) => match r.insert(name, value) {
+                    Ok(key) => {
+                        assert!(!full(&model), "step {step}: insert beyond the limit");
+                        assert!(model.values().all(|&(_, k)| k != key), "step {step}: key {key} reused");
+                        model.insert(name, (value, key));
+                    }
+                    Err(v) => assert!(full(&model) && v == value, "step {step}: insert refused"),
+                },
+                0..=3 => match r.put(name, value) {
+                    Ok((key, old)) => {
+                        assert!(!full(&model), "step {step}: put beyond the limit");
+                        assert!(model.values().all(|&(_, k)| k != key), "step {step}: key {key} reused");
+                        let before = model.insert(name, (value, key));
+                        assert_eq!(old, before.map(|(v, _)| v), "step {step}: put returns the old record");
+                    }
+                    Err(v) => assert!(full(&model) && v == value, "step {step}: put refused"),
+                },
+                4..=5 => assert_eq!(r.remove(name.as_bytes()), model.remove(&name).map(|(v, _)| v), "step {step}"),
+                _ => {
+                    let stale = rng.below(r.slab.len() + 2);
+                    let hint = if rng.below(2) == 0 { None } else { Some((&name, stale)) };
+                    let want = match hint {
+                        None => model.iter().next(),
+                        Some(_) => model.range((Bound::Excluded(name), Bound::Unbounded)).next(),
+                    }
+                    .map(|(n, &(_, k))| (*n, k, model.range(..n).count()));
+                    assert_eq!(r.next_after(hint), want, "step {step}: after {hint:?}");
+                }
+            }
+            let found = model.get(&name);
+            assert_eq!(r.key(name.as_bytes()), found.map(|&(_, k)| k), "step {step}");
+            assert_eq!(r.by_name(name.as_bytes()), found.map(|(v, _)| v), "step {step}");
+            if let Some(&(v, k)) = found {
+                assert_eq!(r.get(k), Some(&v));
+                *r.get_mut(k).unwrap() = v;
+            }
+            assert_eq!(r.has_room(0), !full(&model), "step {step}");
+            check(&r);
+            let listed: Vec<_> = r.iter().map(|(n, k, v)| (*n, (*v, k))).collect();
+            assert!(listed.iter().copied().eq(model.iter().map(|(n, x)| (*n, *x))), "step {step}: iteration order");
+        }
+        if limit.is_some() {
+            assert_eq!(r.slab.capacity(), capacity, "a limited registry never grows its slab");
+        }
+    }
+
+    #[test]
+    fn matches_a_model() {
+        for seed in 0..12 {
+            against_model(seed, None, 3000);
+            against_model(seed, Some(1 + seed as usize * 7), 2000);
+        }
+    }
+
+    #[test]
+    fn stays_balanced_in_any_order() {
+        let n = 5000;
+        let names: Vec<NameBuf> = (0..n).map(|i| nb(format!("n{i:05}").as_bytes())).collect();
+        let mut rng = Rng(7);
+        let mut shuffled = names.clone();
+        for i in (1..n).rev() {
+            shuffled.swap(i, rng.below(i + 1));
+        }
+        let zigzag: Vec<NameBuf> =
+            (0..n).map(|i| if i % 2 == 0 { names[i / 2] } else { names[n - 1 - i / 2] }).collect();
+        let reversed: Vec<NameBuf> = names.iter().rev().copied().collect();
+        for order in [&names, &reversed, &shuffled, &zigzag] {
+            let mut r = Registry::new(None);
+            for (i, name) in order.iter().enumerate() {
+                r.insert(*name, i).unwrap();
+                if i.is_power_of_two() {
+                    check(&r);
+                }
+            }
+            check(&r);
+            for (i, name) in order.iter().enumerate() {
+                assert!(r.remove(name.as_bytes()).is_some());
+                if i % 512 == 0 {
+                    check(&r);
+                }
+            }
+            assert_eq!((r.root, r.first, r.slab.len()), (NIL, NIL, 0));
+        }
+    }
+
+    /// 50k, 100k and 200k services created in reverse name order and deleted
+    /// in name order, the two orders a sorted index made quadratic. The
+    /// times are printed (`--nocapture`), not asserted.
+    #[test]
+    fn scales_to_200k_records_in_adverse_order() {
+        for n in [50_000, 100_000, 200_000] {
+            let names: Vec<NameBuf> = (0..n).map(|i| nb(format!("service-{i:07}").as_bytes())).collect();
+            let mut r = Registry::new(Some(n + 1));
+            let start = Instant::now();
+            for (i, name) in names.iter().enumerate().rev() {
+                r.insert(*name, i).unwrap();
+            }
+            let inserted = start.elapsed();
+            let height = check(&r);
+            assert!(r.iter().map(|(n, _, &v)| (*n, v)).eq(names.iter().copied().zip(0..)));
+            let (mut after, mut walked) = (None, 0);
+            while let Some((name, key, pos)) = r.next_after(after.as_ref().map(|(n, p)| (n, *p))) {
+                assert_eq!((name, r.get(key), pos), (names[walked], Some(&walked), walked));
+                after = Some((name, pos));
+                walked += 1;
+            }
+            assert_eq!(walked, n);
+            let start = Instant::now();
+            for (i, name) in names.iter().enumerate() {
+                assert_eq!(r.remove(name.as_bytes()), Some(i));
+            }
+            let removed = start.elapsed();
+            assert_eq!((r.root, r.first, r.slab.len()), (NIL, NIL, 0));
+            eprintln!(
+                "registry of {n}: reverse insert {inserted:.2?}, ascending delete {removed:.2?}, height {height}"
+            );
+        }
+        eprintln!("bytes per record besides its value: {}", std::mem::size_of::<Node<()>>());
     }
 }
