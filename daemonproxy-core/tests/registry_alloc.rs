@@ -7,7 +7,7 @@
 
 // The library may call parts of the registry that this test does not.
 #[allow(dead_code)]
-#[path = "../src/registry.rs"]
+#[path = "../src/supervisor/registry.rs"]
 mod registry;
 
 use daemonproxy_core::proto::Name;
