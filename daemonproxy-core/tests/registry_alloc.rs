@@ -91,9 +91,9 @@ fn a_limited_registry_never_allocates() {
                 }
             }
             let mut after = None;
-            while let Some((name, key, pos)) = r.next_after(after.as_ref().map(|(n, p)| (n, *p))) {
+            while let Some((name, key)) = r.next_after(after.as_ref().map(|(n, k)| (n, *k))) {
                 walked += usize::from(r.get(key).is_some() && r.by_name(name.as_bytes()).is_some());
-                after = Some((name, pos));
+                after = Some((name, key));
             }
             walked += r.iter().count();
             for name in &names {

@@ -62,7 +62,7 @@ pub enum ConnKind {
 }
 
 /// Where a statedump stands (§5.1): it resumes after the last name emitted
-/// (with the position where that name was, to resume without a search).
+/// (with that record's key, to resume without a search).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dump {
     /// Handles after this name.

@@ -30,16 +30,16 @@ impl Supervisor {
         let Some(step) = c.dump else { return };
         let next = match step {
             Dump::Handles(after) => match self.handles.next_after(after.as_ref().map(|(n, i)| (n, *i))) {
-                Some((name, _, pos)) => {
+                Some((name, key)) => {
                     self.emit_handle(Some(id), name.as_bytes(), now);
-                    Some(Dump::Handles(Some((name, pos))))
+                    Some(Dump::Handles(Some((name, key))))
                 }
                 None => Some(Dump::Services(None)),
             },
             Dump::Services(after) => match self.services.next_after(after.as_ref().map(|(n, i)| (n, *i))) {
-                Some((name, key, pos)) => {
+                Some((name, key)) => {
                     self.emit_service(id, key, now);
-                    Some(Dump::Services(Some((name, pos))))
+                    Some(Dump::Services(Some((name, key))))
                 }
                 None => Some(Dump::Signals),
             },

@@ -92,8 +92,7 @@ struct Node<T> {
     name: NameBuf,
     /// The subtrees of smaller (`[0]`) and greater (`[1]`) names.
     kids: [u32; 2],
-    /// Records in the subtree rooted here: it keeps the tree balanced and
-    /// gives positions in name order.
+    /// Records in the subtree rooted here: it keeps the tree balanced.
     size: u32,
     /// The next record in name order (`NIL` after the last).
     next: u32,
@@ -194,26 +193,28 @@ impl<T> Registry<T> {
     }
 
     /// The first record (in name order) whose name is greater than `after`
-    /// (or the first of all): its name, key and position in name order.
-    /// `after` also carries the position where that name was last seen, a
-    /// hint that a sorted index needed to stay linear over a whole walk; the
-    /// tree ignores it, as it finds the next name and its position in
-    /// O(log n) whatever has changed since.
-    pub fn next_after(&self, after: Option<(&NameBuf, usize)>) -> Option<(NameBuf, usize, usize)> {
-        let Some((name, _)) = after else {
-            return (self.first != NIL).then(|| (self.node(self.first).name, self.first as usize, 0));
+    /// (or the first of all): its name and key. `after` carries the key the
+    /// name had when it was returned: while that record is still there, the
+    /// next one is found through its link in O(1), so a walk over every
+    /// record (statedump) stays linear; otherwise (it was removed or
+    /// replaced meanwhile) the search takes O(log n).
+    pub fn next_after(&self, after: Option<(&NameBuf, usize)>) -> Option<(NameBuf, usize)> {
+        let Some((name, hint)) = after else {
+            return (self.first != NIL).then(|| (self.node(self.first).name, self.first as usize));
         };
+        if let Some(node) = u32::try_from(hint).ok().and_then(|h| self.slab.get(h as usize)) {
+            if node.name == *name {
+                return (node.next != NIL).then(|| (self.node(node.next).name, node.next as usize));
+            }
+        }
         let name = name.as_bytes();
-        // `before` counts the records left of the subtree at `at`.
-        let (mut at, mut before, mut found) = (self.root, 0, None);
+        let (mut at, mut found) = (self.root, None);
         while at != NIL {
             let node = self.node(at);
-            let smaller = before + self.size(node.kids[0]) as usize;
             if node.name.as_bytes() > name {
-                found = Some((node.name, at as usize, smaller));
+                found = Some((node.name, at as usize));
                 at = node.kids[0];
             } else {
-                before = smaller + 1;
                 at = node.kids[1];
             }
         }
@@ -401,9 +402,10 @@ mod tests {
         assert_eq!(r.put(nb("a"), 9), Err(9), "replacement needs a free slot");
         let order: Vec<_> = r.iter().map(|(_, _, v)| *v).collect();
         assert_eq!(order, [1, 2, 3]);
-        assert_eq!(r.next_after(Some((&nb("a"), 0))).map(|(n, _, _)| n), Some(nb("b")));
-        assert_eq!(r.next_after(Some((&nb("a"), 7))).map(|(n, _, i)| (n, i)), Some((nb("b"), 1)));
-        assert_eq!(r.next_after(Some((&nb("bb"), 1))).map(|(n, _, _)| n), Some(nb("c")));
+        assert_eq!(r.next_after(Some((&nb("a"), 0))).map(|(n, _)| n), Some(nb("b")));
+        let b_key = r.key(b"b").unwrap();
+        assert_eq!(r.next_after(Some((&nb("a"), 7))), Some((nb("b"), b_key)));
+        assert_eq!(r.next_after(Some((&nb("bb"), 1))).map(|(n, _)| n), Some(nb("c")));
         assert_eq!(r.remove(b"b"), Some(2));
         let (_, old) = r.put(nb("a"), 10).unwrap();
         assert_eq!(old, Some(1));
@@ -533,7 +535,7 @@ mod checks {
                         None => model.iter().next(),
                         Some(_) => model.range((Bound::Excluded(name), Bound::Unbounded)).next(),
                     }
-                    .map(|(n, &(_, k))| (*n, k, model.range(..n).count()));
+                    .map(|(n, &(_, k))| (*n, k));
                     assert_eq!(r.next_after(hint), want, "step {step}: after {hint:?}");
                 }
             }
@@ -609,9 +611,9 @@ mod checks {
             let height = check(&r);
             assert!(r.iter().map(|(n, _, &v)| (*n, v)).eq(names.iter().copied().zip(0..)));
             let (mut after, mut walked) = (None, 0);
-            while let Some((name, key, pos)) = r.next_after(after.as_ref().map(|(n, p)| (n, *p))) {
-                assert_eq!((name, r.get(key), pos), (names[walked], Some(&walked), walked));
-                after = Some((name, pos));
+            while let Some((name, key)) = r.next_after(after.as_ref().map(|(n, k)| (n, *k))) {
+                assert_eq!((name, r.get(key)), (names[walked], Some(&walked)));
+                after = Some((name, key));
                 walked += 1;
             }
             assert_eq!(walked, n);

@@ -54,6 +54,64 @@ impl Setting {
             Setting::Triggers => 8,
         }
     }
+
+    /// Every setting, in slot order.
+    const ALL: [Setting; 4] = [Setting::Args, Setting::Tags, Setting::Fds, Setting::Triggers];
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Slot of the program of the last start, after the settings.
+const PROGRAM: usize = 4;
+/// Number of slots.
+const SLOTS: usize = 5;
+
+/// A service's variable-length values packed in one buffer: one
+/// allocation per service instead of one per value, and none at all when
+/// a value is replaced by one that fits the buffer's capacity.
+#[derive(Debug, Default)]
+struct Packed {
+    data: Vec<u8>,
+    /// Where each slot ends in `data` (slot *i* starts where *i-1* ends).
+    ends: [u32; SLOTS],
+    /// Slots explicitly set (only `service.fds` has a default that differs
+    /// from an empty value).
+    present: u8,
+}
+
+impl Packed {
+    fn range(&self, slot: usize) -> std::ops::Range<usize> {
+        let start = if slot == 0 { 0 } else { self.ends[slot - 1] as usize };
+        start..self.ends[slot] as usize
+    }
+
+    fn get(&self, slot: usize) -> Option<&[u8]> {
+        (self.present & (1 << slot) != 0).then(|| &self.data[self.range(slot)])
+    }
+
+    fn set(&mut self, slot: usize, value: Option<&[u8]>) {
+        let r = self.range(slot);
+        let new = value.map_or(0, <[u8]>::len);
+        let tail = self.data.len() - r.end;
+        if new > r.len() {
+            self.data.resize(self.data.len() + new - r.len(), 0);
+        }
+        self.data.copy_within(r.end..r.end + tail, r.start + new);
+        self.data.truncate(r.start + new + tail);
+        if let Some(v) = value {
+            self.data[r.start..r.start + new].copy_from_slice(v);
+        }
+        let delta = new as i64 - r.len() as i64;
+        for end in &mut self.ends[slot..] {
+            *end = (i64::from(*end) + delta) as u32;
+        }
+        match value {
+            Some(_) => self.present |= 1 << slot,
+            None => self.present &= !(1 << slot),
+        }
+    }
 }
 
 /// One service.
@@ -61,52 +119,34 @@ impl Setting {
 pub struct Service {
     /// Its name.
     pub name: NameBuf,
-    args: Vec<u8>,
-    tags: Vec<u8>,
-    /// `None`: the default `null\tnull\tnull`.
-    fds: Option<Vec<u8>>,
-    triggers: Vec<u8>,
+    values: Packed,
     /// Restart interval in seconds (0: never set).
     pub interval: u32,
-    /// Current state.
-    pub state: State,
-    /// The program (`argv[0]`) of the last start, as spawned: an exec
-    /// failure reported later names it, whatever `service.args` says by
-    /// then. The buffer is reused, so starts do not allocate.
-    pub program: Vec<u8>,
     /// A start was asked of the driver and its result is not in yet.
     pub spawning: bool,
+    /// Current state.
+    pub state: State,
 }
 
 impl Service {
     /// A new service: down, no arguments, default descriptors, no triggers.
     pub fn new(name: NameBuf) -> Service {
-        Service {
-            name,
-            args: Vec::new(),
-            tags: Vec::new(),
-            fds: None,
-            triggers: Vec::new(),
-            interval: 0,
-            state: State::Down(None),
-            program: Vec::new(),
-            spawning: false,
-        }
+        Service { name, values: Packed::default(), interval: 0, spawning: false, state: State::Down(None) }
     }
 
     /// The argument list (TAB-separated).
     pub fn args(&self) -> &[u8] {
-        &self.args
+        self.values.get(Setting::Args.slot()).unwrap_or(b"")
     }
 
     /// The tags.
     pub fn tags(&self) -> &[u8] {
-        &self.tags
+        self.values.get(Setting::Tags.slot()).unwrap_or(b"")
     }
 
     /// The descriptor list.
     pub fn fds(&self) -> FdList<'_> {
-        match &self.fds {
+        match self.values.get(Setting::Fds.slot()) {
             None => FdList::DEFAULT,
             // Stored lists were validated by the parser.
             Some(v) => FdList::new(v).unwrap_or(FdList::DEFAULT),
@@ -115,46 +155,53 @@ impl Service {
 
     /// The trigger list.
     pub fn triggers(&self) -> Triggers<'_> {
-        Triggers::new(&self.triggers).unwrap_or(Triggers::NONE)
+        Triggers::new(self.values.get(Setting::Triggers.slot()).unwrap_or(b"")).unwrap_or(Triggers::NONE)
     }
 
-    fn slot(&self, which: Setting) -> Option<&Vec<u8>> {
-        match which {
-            Setting::Args => Some(&self.args).filter(|v| !v.is_empty()),
-            Setting::Tags => Some(&self.tags).filter(|v| !v.is_empty()),
-            Setting::Fds => self.fds.as_ref(),
-            Setting::Triggers => Some(&self.triggers).filter(|v| !v.is_empty()),
-        }
+    /// The program (`argv[0]`) of the last start, as spawned: an exec
+    /// failure reported later names it, whatever `service.args` says by
+    /// then.
+    pub fn program(&self) -> &[u8] {
+        self.values.get(PROGRAM).unwrap_or(b"")
+    }
+
+    /// Remembers the program of a start (the first argument).
+    pub fn note_program(&mut self) {
+        let r = self.values.range(Setting::Args.slot());
+        let end = self.values.data[r.clone()].iter().position(|&b| b == b'\t').map_or(r.end, |i| r.start + i);
+        // Copied out first: the slot it goes to is in the same buffer.
+        let mut prog = [0u8; daemonproxy_proto::MAX_LINE];
+        let n = (end - r.start).min(prog.len());
+        prog[..n].copy_from_slice(&self.values.data[r.start..r.start + n]);
+        self.values.set(PROGRAM, Some(&prog[..n]));
+    }
+
+    /// The value of a setting that counts against the pool budget.
+    fn counted(&self, which: Setting) -> Option<usize> {
+        let v = self.values.get(which.slot())?;
+        (which == Setting::Fds || !v.is_empty()).then_some(v.len())
     }
 
     /// Pool budget used with `which` replaced by a value of `len` bytes
     /// (`None`: the default, which costs nothing).
     pub fn budget_with(&self, which: Setting, len: Option<usize>) -> usize {
-        [Setting::Args, Setting::Tags, Setting::Fds, Setting::Triggers]
+        Setting::ALL
             .into_iter()
             .map(|s| {
-                let l = if s == which { len } else { self.slot(s).map(Vec::len) };
+                let l = if s == which { len } else { self.counted(s) };
                 l.map_or(0, |l| s.key_len() + l + 2)
             })
             .sum()
     }
 
-    /// Stores a setting, reusing the existing allocation when it fits.
+    /// Stores a setting, reusing the buffer when it fits.
     pub fn set(&mut self, which: Setting, value: &[u8]) {
-        let slot = match which {
-            Setting::Args => &mut self.args,
-            Setting::Tags => &mut self.tags,
-            Setting::Triggers => &mut self.triggers,
-            Setting::Fds => {
-                if value == FdList::DEFAULT.raw() {
-                    self.fds = None;
-                    return;
-                }
-                self.fds.get_or_insert_with(Vec::new)
-            }
+        let value = match which {
+            Setting::Fds if value == FdList::DEFAULT.raw() => None,
+            Setting::Fds => Some(value),
+            _ => Some(value).filter(|v| !v.is_empty()),
         };
-        slot.clear();
-        slot.extend_from_slice(value);
+        self.values.set(which.slot(), value);
     }
 
     /// Whether an exit (or setting the triggers) should (re)start it: an
@@ -169,13 +216,6 @@ impl Service {
     /// Whether `sig` is one of its triggers.
     pub fn triggered_by(&self, sig: Signal) -> bool {
         self.triggers().iter().any(|t| t == Trigger::Signal(sig))
-    }
-
-    /// Remembers the program of a start (the first argument).
-    pub fn note_program(&mut self) {
-        let prog = self.args.split(|&b| b == b'\t').next().unwrap_or(b"");
-        self.program.clear();
-        self.program.extend_from_slice(prog);
     }
 
     /// The state as an event reports it at `now` (`live`: a state change
@@ -197,5 +237,30 @@ impl Service {
                 downtime: if live { 0 } else { (now - e.at).as_secs() },
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_values_replace_in_place_and_keep_their_neighbours() {
+        let mut s = Service::new(NameBuf::from_static("s"));
+        assert_eq!(s.fds().raw(), FdList::DEFAULT.raw());
+        s.set(Setting::Tags, b"t1\tt2");
+        s.set(Setting::Args, b"/bin/prog\t-x");
+        s.set(Setting::Fds, b"");
+        s.set(Setting::Triggers, b"always");
+        assert_eq!((s.args(), s.tags(), s.fds().raw()), (&b"/bin/prog\t-x"[..], &b"t1\tt2"[..], &b""[..]));
+        s.note_program();
+        s.set(Setting::Args, b"other");
+        assert_eq!((s.program(), s.args(), s.tags()), (&b"/bin/prog"[..], &b"other"[..], &b"t1\tt2"[..]));
+        assert_eq!(s.triggers().raw(), b"always");
+        s.set(Setting::Fds, FdList::DEFAULT.raw());
+        s.set(Setting::Tags, b"");
+        assert_eq!((s.fds().raw(), s.tags(), s.triggers().raw()), (FdList::DEFAULT.raw(), &b""[..], &b"always"[..]));
+        // The empty list is a value of its own, and budgets count it.
+        assert_eq!(s.budget_with(Setting::Fds, Some(0)), 4 + 5 + 2 + 8 + 6 + 2 + 3 + 2);
     }
 }

@@ -358,8 +358,8 @@ impl Supervisor {
     /// and the errno (§0 item 5).
     pub(super) fn report_exec_failure(&mut self, key: usize, errno: Errno, now: Time) {
         let Some(s) = self.services.get(key) else { return };
-        let text = format!("service {}: exec \"{}\" failed: {}", s.name, Lossy(&s.program), errno);
-        log!(self.log, Error, "exec({}, ...) failed: {}", Lossy(&s.program), errno);
+        let text = format!("service {}: exec \"{}\" failed: {}", s.name, Lossy(s.program()), errno);
+        log!(self.log, Error, "exec({}, ...) failed: {}", Lossy(s.program()), errno);
         self.emit(None, Event::Error { message: text.as_bytes() }, now);
     }
 
