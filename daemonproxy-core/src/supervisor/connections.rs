@@ -325,12 +325,17 @@ impl Supervisor {
     }
 
     /// Delivers `signal` events that became due for this connection (§4.4).
+    #[inline]
     fn deliver_signals(&mut self, id: ConnId, now: Time) {
-        let Some(c) = self.conns.get(id.0) else { return };
-        let mark = c.signal_mark;
-        if !c.events || !self.signals.any_since(mark) {
-            return;
+        if let Some(c) = self.conns.get(id.0) {
+            if c.events && self.signals.any_since(c.signal_mark) {
+                self.deliver_due_signals(id, c.signal_mark, now);
+            }
         }
+    }
+
+    #[cold]
+    fn deliver_due_signals(&mut self, id: ConnId, mark: Time, now: Time) {
         let signals = self.signals;
         for r in signals.since(mark) {
             self.emit(Some(id), Event::Signal { signal: r.signal, at: r.last.secs(), count: r.count }, now);

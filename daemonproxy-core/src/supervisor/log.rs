@@ -320,6 +320,7 @@ impl Log {
     }
 
     /// The name of the handle the log waits for, if it is suspended.
+    #[inline]
     pub fn waiting_for(&self) -> Option<NameBuf> {
         match self.target {
             Target::Suspended(n) => Some(n),

@@ -435,7 +435,15 @@ impl Supervisor {
     }
 
     /// Re-attaches a suspended log to the handle it waits for (§11.3).
+    #[inline]
     fn attach_log(&mut self) {
+        if self.log.waiting_for().is_some() {
+            self.reattach_log();
+        }
+    }
+
+    #[cold]
+    fn reattach_log(&mut self) {
         let Some(name) = self.log.waiting_for() else { return };
         if let Some(fd) = self.handles.by_name(name.as_bytes()).and_then(|h| h.fd) {
             self.log.set_dest(name, Some(fd));

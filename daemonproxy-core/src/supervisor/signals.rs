@@ -23,47 +23,58 @@ pub struct Record {
 
 /// The table of records.
 #[derive(Clone, Copy, Debug)]
-pub struct Signals([Record; 6]);
+pub struct Signals {
+    records: [Record; 6],
+    /// The latest reception among records with a nonzero count (what
+    /// every connection's mark is compared with before each command).
+    newest: Time,
+}
 
 impl Signals {
     /// No signal received yet.
     pub fn new() -> Signals {
-        Signals(RECORDED_SIGNALS.map(|signal| Record { signal, count: 0, last: Time::ZERO }))
+        Signals {
+            records: RECORDED_SIGNALS.map(|signal| Record { signal, count: 0, last: Time::ZERO }),
+            newest: Time::ZERO,
+        }
     }
 
     /// Counts a reception at `now`; `false` for a signal that is not
     /// recorded. Two receptions never share a timestamp, so that delivery
     /// marks (§4.4) see each of them.
     pub fn received(&mut self, sig: Signal, now: Time) -> bool {
-        let latest = self.0.iter().map(|r| r.last).max().unwrap_or(Time::ZERO);
-        let Some(r) = self.0.iter_mut().find(|r| r.signal == sig) else { return false };
+        let latest = self.records.iter().map(|r| r.last).max().unwrap_or(Time::ZERO);
+        let Some(r) = self.records.iter_mut().find(|r| r.signal == sig) else { return false };
         r.count += 1;
         r.last = now.max(latest + Duration::from_nanos(1));
+        self.newest = r.last;
         true
     }
 
     /// `signal.clear SIGNAL COUNT`.
     pub fn clear(&mut self, sig: Signal, count: u64) {
-        if let Some(r) = self.0.iter_mut().find(|r| r.signal == sig) {
+        if let Some(r) = self.records.iter_mut().find(|r| r.signal == sig) {
             r.count = r.count.saturating_sub(count);
         }
+        self.newest = self.records.iter().filter(|r| r.count > 0).map(|r| r.last).max().unwrap_or(Time::ZERO);
     }
 
     /// Whether `sig` has a nonzero count.
     pub fn pending(&self, sig: Signal) -> bool {
-        self.0.iter().any(|r| r.signal == sig && r.count > 0)
+        self.records.iter().any(|r| r.signal == sig && r.count > 0)
     }
 
     /// The records with a nonzero count received after `mark`, oldest
     /// first (what a connection has not been told yet).
     pub fn since(&self, mark: Time) -> impl Iterator<Item = Record> {
-        let mut recs = self.0;
+        let mut recs = self.records;
         recs.sort_by_key(|r| r.last);
         recs.into_iter().filter(move |r| r.count > 0 && r.last > mark)
     }
 
     /// Whether any record is newer than `mark`.
+    #[inline]
     pub fn any_since(&self, mark: Time) -> bool {
-        self.0.iter().any(|r| r.count > 0 && r.last > mark)
+        self.newest > mark
     }
 }
