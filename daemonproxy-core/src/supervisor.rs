@@ -915,6 +915,9 @@ impl Supervisor {
                 self.exec_args.extend_from_slice(args);
                 Ok(())
             }
+            // The protocol extensions (process settings, readiness,
+            // `conn.extended`, `reexec`) are parsed but not run yet.
+            _ => self.fail("command not supported yet"),
         }
     }
 

@@ -55,10 +55,12 @@ mod flags;
 mod frame;
 mod level;
 mod name;
+mod rlimit;
+mod settings;
 mod signal;
 
 pub use addr::{AddrKind, SocketAddr, MAX_UNIX_PATH};
-pub use client::{AutoUp, Client, HandleInfo, OwnedEvent, ServiceInfo, SignalInfo, Snapshot};
+pub use client::{AutoUp, Client, Credentials, HandleInfo, OwnedEvent, Readiness, ServiceInfo, SignalInfo, Snapshot};
 pub use command::{
     Command, CommandKind, FdEntry, FdList, LogFilterArg, Special, StartWhen, Trigger, Triggers, MAX_EXEC_ARGS,
     MAX_INTERVAL, MAX_TIMEOUT,
@@ -72,6 +74,8 @@ pub use flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags, DEFAULT_LIS
 pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_EVENT_LINE, MAX_LINE};
 pub use level::LogLevel;
 pub use name::{is_name_byte, Name, MAX_NAME_LEN};
+pub use rlimit::{Limit, Resource, Rlimit, Rlimits};
+pub use settings::{EnvEntry, EnvList, Groups, NotifyFields, NotifyMode, Umask, UserIds, NOTIFY_FDS};
 pub use signal::Signal;
 
 /// The README's example, compiled and run as a doctest.

@@ -170,6 +170,7 @@ fn statedump_of_appendix_b2() {
             tags: Vec::new(),
             fds: b"null\tnull\tnull".to_vec(),
             auto_up: None,
+            ..ServiceInfo::default()
         }
     );
     assert_eq!(foo.argv().collect::<Vec<_>>(), [&b"sleep"[..], b"30"]);
