@@ -423,7 +423,10 @@ impl Snapshot {
     ///
     /// Deleted services and handles are removed; a pipe end whose peer was
     /// deleted or replaced gets `peer: None`, as the daemon reports it;
-    /// a signal reported with its new count moves to the end (newest).
+    /// a signal reported with its new count moves to the end (newest); a
+    /// `service.ready` belongs to the running process, so any state change
+    /// other than the `up` line of that process forgets it. Readiness
+    /// messages, `service.rusage` and `orphan.exit` are not state.
     ///
     /// ```
     /// use daemonproxy_proto::{Event, HandleInfo, Snapshot};

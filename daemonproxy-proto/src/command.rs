@@ -547,8 +547,8 @@ fn int(field: Option<&[u8]>) -> Result<i64, ParseError> {
     field.and_then(parse_int).ok_or(ParseError::ExpectedInteger)
 }
 
-/// Reads `on` or `off`, the last argument of its command.
-fn on_off<'a>(f: &mut Fields<'a>) -> Result<bool, (ParseError, &'a [u8])> {
+/// Reads `on` or `off`, the last field of its line.
+pub(crate) fn on_off<'a>(f: &mut Fields<'a>) -> Result<bool, (ParseError, &'a [u8])> {
     let on = match f.next_field() {
         Some(b"on") => true,
         Some(b"off") => false,

@@ -5,7 +5,7 @@
 //! whose first field is not an event name are [`Event::Echo`] (the replies
 //! to `echo`, which can be anything).
 
-use crate::command::{on_off_word, Special, Triggers};
+use crate::command::{on_off, on_off_word, Special, Triggers};
 use crate::fields::{parse_u64, push_u64, split_name, Fields};
 use crate::flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags};
 use crate::{EnvList, LogLevel, Name, NotifyFields, NotifyMode, Rlimits, Signal, Umask, UserIds};
@@ -626,14 +626,7 @@ fn parse_service_extension<'a>(first: &[u8], name: Name<'a>, f: &mut Fields<'a>)
                 Event::ServiceNotify { name, mode: NotifyMode::parse_fields(f).ok()? }
             }
         }
-        b"service.listen_fds" => Event::ServiceListenFds {
-            name,
-            on: match f.next_field()? {
-                b"on" => true,
-                b"off" => false,
-                _ => return None,
-            },
-        },
+        b"service.listen_fds" => Event::ServiceListenFds { name, on: on_off(f).ok()? },
         b"service.ready" => Event::ServiceReady { name, at: num(f)?, pid: pid(f)? },
         b"service.rusage" => {
             Event::ServiceRusage { name, at: num(f)?, utime_us: num(f)?, stime_us: num(f)?, maxrss_kb: num(f)? }

@@ -19,6 +19,14 @@
 //!   controller service's stdin/stdout, a control-socket stream): send
 //!   commands, read events, `sync`, and a `statedump` snapshot.
 //!
+//! Besides the original's protocol, the opt-in extensions of
+//! daemonproxy-rs are typed the same way: the per-service process settings
+//! ([`EnvList`], [`UserIds`], [`Rlimits`], [`Umask`], `service.cwd`),
+//! readiness and socket activation ([`NotifyMode`], `service.ready`,
+//! [`NotifyFields`], `service.listen_fds`), `conn.extended` with its
+//! `service.rusage` and `orphan.exit` events, and `reexec`. A controller
+//! that does not use them sees exactly the original's lines.
+//!
 //! Guarantees: no unsafe code, no dependencies, no panic on any input. The
 //! protocol types do no I/O at all; the client does I/O only through the
 //! reader and writer it is given.
