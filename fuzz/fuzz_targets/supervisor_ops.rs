@@ -72,10 +72,7 @@ impl Track {
                         }
                         ServiceState::Exited { pid, .. } => {
                             if self.running.remove(&pid).is_none() {
-                                assert!(
-                                    self.exited.contains(&pid) || self.overflow,
-                                    "down of {n} pid {pid} without up"
-                                );
+                                assert!(self.exited.contains(&pid) || self.overflow, "down of {n} pid {pid} without up");
                             }
                             self.exited.insert(pid);
                         }
@@ -118,11 +115,8 @@ fuzz_target!(|data: &[u8]| {
                 if !live.is_empty() {
                     let pid = live[usize::from(arg) % live.len()];
                     procs.exit(pid);
-                    let status = if arg & 1 == 0 {
-                        WaitStatus::Exited(arg >> 1)
-                    } else {
-                        WaitStatus::Signaled(i32::from(arg % 31) + 1)
-                    };
+                    let status =
+                        if arg & 1 == 0 { WaitStatus::Exited(arg >> 1) } else { WaitStatus::Signaled(i32::from(arg % 31) + 1) };
                     sup.handle_exit(pid, status, now);
                 }
             }
