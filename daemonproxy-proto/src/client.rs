@@ -5,9 +5,11 @@
 //! This is the only part of the crate that does I/O, and only through the
 //! two values it is given. See [`Client`] for the design.
 
+use crate::fields::list_items;
 use crate::{
-    Command, Event, FdInfo, FdList, Frame, InvalidEvent, LineFramer, OpenFlags, PipeFlags, ServiceState, Signal,
-    SocketFlags, Special, Trigger, DEFAULT_CAPACITY, MAX_EVENT_LINE, MAX_LINE,
+    Command, EnvEntry, EnvList, Event, FdInfo, FdList, Frame, InvalidEvent, LineFramer, NotifyMode, OpenFlags,
+    PipeFlags, Rlimit, ServiceState, Signal, SocketFlags, Special, Trigger, Umask, UserIds, DEFAULT_CAPACITY,
+    MAX_EVENT_LINE, MAX_LINE,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -119,8 +121,43 @@ pub struct AutoUp {
     pub triggers: Vec<Trigger>,
 }
 
-/// What the daemon reports about one service: the five lines a
-/// `statedump` gives for it, kept current by later events.
+/// A service's `service.user` setting, owned.
+///
+/// ```
+/// use daemonproxy_proto::{Credentials, UserIds};
+/// let ids = UserIds::parse(b"65534\t65534\t10\t20").unwrap();
+/// assert_eq!(Credentials::from_ids(&ids), Credentials { uid: 65534, gid: 65534, groups: vec![10, 20] });
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Credentials {
+    /// The user id.
+    pub uid: u32,
+    /// The primary group id.
+    pub gid: u32,
+    /// The supplementary groups, in the order given.
+    pub groups: Vec<u32>,
+}
+
+impl Credentials {
+    /// The owned form of the ids of a `service.user` event.
+    pub fn from_ids(ids: &UserIds<'_>) -> Credentials {
+        Credentials { uid: ids.uid, gid: ids.gid, groups: ids.groups.iter().collect() }
+    }
+}
+
+/// A `service.ready` report: the process with this pid became ready.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Readiness {
+    /// The second it reported readiness.
+    pub at: u64,
+    /// Its process id.
+    pub pid: u32,
+}
+
+/// What the daemon reports about one service: the lines a `statedump`
+/// gives for it (the original's five, then one per process setting that
+/// is set and `service.ready` for a process that reported readiness), kept
+/// current by later events.
 ///
 /// The list settings are kept as the daemon stores and prints them
 /// (TAB-separated, lossless, ready to be sent back in a command); the
@@ -147,11 +184,28 @@ pub struct ServiceInfo {
     pub fds: Vec<u8>,
     /// `service.auto_up`, `None` when there are no triggers.
     pub auto_up: Option<AutoUp>,
+    /// `service.env`: TAB-separated entries, as stored (empty: none).
+    pub env: Vec<u8>,
+    /// `service.cwd`, `None` when not set.
+    pub cwd: Option<Vec<u8>>,
+    /// `service.user`, `None` when not set.
+    pub user: Option<Credentials>,
+    /// `service.rlimit`, in the order given (empty: inherited limits).
+    pub rlimits: Vec<Rlimit>,
+    /// `service.umask`, `None` when not set.
+    pub umask: Option<Umask>,
+    /// `service.notify`, `None` when off.
+    pub notify: Option<NotifyMode>,
+    /// `service.listen_fds`.
+    pub listen_fds: bool,
+    /// The running process's `service.ready` report; cleared by every
+    /// state change except the `up` line of that same process.
+    pub ready: Option<Readiness>,
 }
 
 impl Default for ServiceInfo {
     /// A service as created implicitly (§7): `down`, no args, no tags,
-    /// default descriptors, no auto-up.
+    /// default descriptors, no auto-up, no process settings.
     fn default() -> Self {
         ServiceInfo {
             state: ServiceState::Down,
@@ -159,13 +213,16 @@ impl Default for ServiceInfo {
             tags: Vec::new(),
             fds: FdList::DEFAULT.raw().to_vec(),
             auto_up: None,
+            env: Vec::new(),
+            cwd: None,
+            user: None,
+            rlimits: Vec::new(),
+            umask: None,
+            notify: None,
+            listen_fds: false,
+            ready: None,
         }
     }
-}
-
-/// The TAB-separated fields of a stored list (none when it is empty).
-fn split_fields(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
-    raw.split(|&b| b == b'\t').take(if raw.is_empty() { 0 } else { usize::MAX })
 }
 
 impl ServiceInfo {
@@ -177,7 +234,7 @@ impl ServiceInfo {
     /// assert_eq!(s.argv().collect::<Vec<_>>(), [&b"sleep"[..], b"30"]);
     /// ```
     pub fn argv(&self) -> impl Iterator<Item = &[u8]> {
-        split_fields(&self.args)
+        list_items(&self.args)
     }
 
     /// The tags, one field each.
@@ -188,7 +245,7 @@ impl ServiceInfo {
     /// assert_eq!(s.tag_list().collect::<Vec<_>>(), [&b"web"[..], b"prod"]);
     /// ```
     pub fn tag_list(&self) -> impl Iterator<Item = &[u8]> {
-        split_fields(&self.tags)
+        list_items(&self.tags)
     }
 
     /// The descriptor list as the proto type, `None` if the stored text is
@@ -202,6 +259,19 @@ impl ServiceInfo {
     /// ```
     pub fn fd_list(&self) -> Option<FdList<'_>> {
         FdList::new(&self.fds)
+    }
+
+    /// The `service.env` entries, none if the stored text is not a valid
+    /// list (the daemon never stores one).
+    ///
+    /// ```
+    /// use daemonproxy_proto::{EnvEntry, ServiceInfo};
+    /// let s = ServiceInfo { env: b"LANG=C\t-TZ".to_vec(), ..ServiceInfo::default() };
+    /// let entries: Vec<_> = s.env_entries().collect();
+    /// assert_eq!(entries, [EnvEntry::Set { var: b"LANG", value: b"C" }, EnvEntry::Remove { var: b"TZ" }]);
+    /// ```
+    pub fn env_entries(&self) -> impl Iterator<Item = EnvEntry<'_>> {
+        EnvList::new(&self.env).unwrap_or(EnvList::NONE).iter()
     }
 
     /// The pid of the running process (`up` state only).
@@ -353,7 +423,10 @@ impl Snapshot {
     ///
     /// Deleted services and handles are removed; a pipe end whose peer was
     /// deleted or replaced gets `peer: None`, as the daemon reports it;
-    /// a signal reported with its new count moves to the end (newest).
+    /// a signal reported with its new count moves to the end (newest); a
+    /// `service.ready` belongs to the running process, so any state change
+    /// other than the `up` line of that process forgets it. Readiness
+    /// messages, `service.rusage` and `orphan.exit` are not state.
     ///
     /// ```
     /// use daemonproxy_proto::{Event, HandleInfo, Snapshot};
@@ -370,13 +443,34 @@ impl Snapshot {
             Event::ServiceState { name, state: ServiceState::Deleted } => {
                 self.services.remove(name.as_str());
             }
-            Event::ServiceState { name, state } => self.service_mut(name.as_str()).state = state,
+            Event::ServiceState { name, state } => {
+                let s = self.service_mut(name.as_str());
+                s.state = state;
+                let same_process = matches!((state, s.ready), (ServiceState::Up { pid, .. }, Some(r)) if r.pid == pid);
+                if !same_process {
+                    s.ready = None;
+                }
+            }
             Event::ServiceArgs { name, args } => set(&mut self.service_mut(name.as_str()).args, args),
             Event::ServiceTags { name, tags } => set(&mut self.service_mut(name.as_str()).tags, tags),
             Event::ServiceFds { name, fds } => set(&mut self.service_mut(name.as_str()).fds, fds),
             Event::ServiceAutoUp { name, auto_up } => {
                 self.service_mut(name.as_str()).auto_up =
                     auto_up.map(|(interval, triggers)| AutoUp { interval, triggers: triggers.iter().collect() });
+            }
+            Event::ServiceEnv { name, env } => set(&mut self.service_mut(name.as_str()).env, env.raw()),
+            Event::ServiceCwd { name, path } => self.service_mut(name.as_str()).cwd = path.map(<[u8]>::to_vec),
+            Event::ServiceUser { name, user } => {
+                self.service_mut(name.as_str()).user = user.as_ref().map(Credentials::from_ids);
+            }
+            Event::ServiceRlimit { name, limits } => {
+                self.service_mut(name.as_str()).rlimits = limits.iter().collect();
+            }
+            Event::ServiceUmask { name, umask } => self.service_mut(name.as_str()).umask = umask,
+            Event::ServiceNotify { name, mode } => self.service_mut(name.as_str()).notify = mode,
+            Event::ServiceListenFds { name, on } => self.service_mut(name.as_str()).listen_fds = on,
+            Event::ServiceReady { name, at, pid } => {
+                self.service_mut(name.as_str()).ready = Some(Readiness { at, pid });
             }
             Event::FdState { name, info } => {
                 let name = name.as_str();

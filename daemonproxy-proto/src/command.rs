@@ -7,9 +7,9 @@
 //! [`CommandError`] carries the service name validated before the error.
 
 use crate::addr::SocketAddr;
-use crate::fields::{parse_i64, push_i64, push_u64, split_name, Fields};
+use crate::fields::{list_items, parse_int, push_i64, push_u64, split_name, Fields};
 use crate::flags::{OpenFlags, PipeFlags, SocketFlags};
-use crate::{CommandError, LogLevel, Name, ParseError, Signal};
+use crate::{CommandError, EnvList, Event, LogLevel, Name, NotifyMode, ParseError, Rlimits, Signal, Umask, UserIds};
 
 /// Longest `terminate.exec_args` / `--exit-exec` argument string, in bytes.
 pub const MAX_EXEC_ARGS: usize = 255;
@@ -29,7 +29,9 @@ macro_rules! kinds {
         }
 
         impl CommandKind {
-            /// Every command, in the order of §5.
+            /// Every command: those of §5 in its order, then the
+            /// extensions (process settings, readiness, `conn.extended`,
+            /// `reexec`).
             pub const ALL: &'static [CommandKind] = &[$(CommandKind::$variant,)*];
 
             /// The command's name on the wire.
@@ -76,16 +78,39 @@ kinds! {
     Terminate => "terminate",
     TerminateGuard => "terminate.guard",
     TerminateExecArgs => "terminate.exec_args",
+    ServiceEnv => "service.env",
+    ServiceCwd => "service.cwd",
+    ServiceUser => "service.user",
+    ServiceRlimit => "service.rlimit",
+    ServiceUmask => "service.umask",
+    ServiceNotify => "service.notify",
+    ServiceListenFds => "service.listen_fds",
+    ConnExtended => "conn.extended",
+    Reexec => "reexec",
 }
 
 impl CommandKind {
-    /// Whether the command creates its service when it does not exist
-    /// (`service.args`, `.tags`, `.fds`, `.auto_up`), before checking its
-    /// other arguments.
+    /// Whether the command creates its service when it does not exist,
+    /// before checking its other arguments: the commands that set a
+    /// service setting (`service.args`, `.tags`, `.fds`, `.auto_up`, and
+    /// likewise `.env`, `.cwd`, `.user`, `.rlimit`, `.umask`, `.notify`,
+    /// `.listen_fds`), so that a controller can configure a service in any
+    /// order before its first start.
     pub fn auto_creates_service(self) -> bool {
+        use CommandKind::*;
         matches!(
             self,
-            CommandKind::ServiceArgs | CommandKind::ServiceTags | CommandKind::ServiceFds | CommandKind::ServiceAutoUp
+            ServiceArgs
+                | ServiceTags
+                | ServiceFds
+                | ServiceAutoUp
+                | ServiceEnv
+                | ServiceCwd
+                | ServiceUser
+                | ServiceRlimit
+                | ServiceUmask
+                | ServiceNotify
+                | ServiceListenFds
         )
     }
 }
@@ -177,8 +202,7 @@ impl<'a> FdList<'a> {
 
     /// The raw entries (none for an empty list).
     pub fn raw_entries(&self) -> impl Iterator<Item = &'a [u8]> {
-        let raw = self.0;
-        raw.split(|&b| b == b'\t').take(if raw.is_empty() { 0 } else { usize::MAX })
+        list_items(self.0)
     }
 
     /// The entries: entry i becomes descriptor i of the service. An empty
@@ -426,6 +450,71 @@ pub enum Command<'a> {
         /// The TAB-separated arguments (at most 255 bytes; empty disables).
         args: &'a [u8],
     },
+    /// `service.env NAME [VAR=VALUE | -VAR]...`: changes to the inherited
+    /// environment.
+    ServiceEnv {
+        /// The service.
+        name: Name<'a>,
+        /// The entries (empty clears).
+        env: EnvList<'a>,
+    },
+    /// `service.cwd NAME [PATH]`: the child's working directory.
+    ServiceCwd {
+        /// The service.
+        name: Name<'a>,
+        /// The directory, verbatim and never empty; `None` clears (the
+        /// child inherits the daemon's).
+        path: Option<&'a [u8]>,
+    },
+    /// `service.user NAME [UID GID [GID]...]`: the child's credentials.
+    ServiceUser {
+        /// The service.
+        name: Name<'a>,
+        /// The ids; `None` clears (the child keeps the daemon's).
+        user: Option<UserIds<'a>>,
+    },
+    /// `service.rlimit NAME [RESOURCE=SOFT:HARD]...`: the child's limits.
+    ServiceRlimit {
+        /// The service.
+        name: Name<'a>,
+        /// The limits (empty clears).
+        limits: Rlimits<'a>,
+    },
+    /// `service.umask NAME [MODE]`: the child's umask.
+    ServiceUmask {
+        /// The service.
+        name: Name<'a>,
+        /// The mode; `None` clears (the child inherits the daemon's).
+        umask: Option<Umask>,
+    },
+    /// `service.notify NAME [fd N | socket]`: how the service reports
+    /// readiness.
+    ServiceNotify {
+        /// The service.
+        name: Name<'a>,
+        /// The mode; `None` turns readiness reporting off.
+        mode: Option<NotifyMode>,
+    },
+    /// `service.listen_fds NAME on|off`: systemd socket activation.
+    ServiceListenFds {
+        /// The service.
+        name: Name<'a>,
+        /// Whether the child gets `LISTEN_FDS`, `LISTEN_PID` and
+        /// `LISTEN_FDNAMES`.
+        on: bool,
+    },
+    /// `conn.extended on|off`: the issuing connection's extended events
+    /// (`service.rusage`, `orphan.exit`).
+    ConnExtended {
+        /// On or off.
+        on: bool,
+    },
+    /// `reexec [PATH [ARG...]]`: re-execute the daemon in place.
+    Reexec {
+        /// The TAB-separated program and arguments, verbatim; empty for the
+        /// running binary with its original arguments.
+        args: &'a [u8],
+    },
     /// Any other first field: answered with `error\tUnknown command: NAME`.
     Unknown {
         /// The first field, exactly as received.
@@ -455,11 +544,39 @@ fn fd_name<'a>(kind: CommandKind, f: &mut Fields<'a>, mutable: bool) -> Result<N
 }
 
 fn int(field: Option<&[u8]>) -> Result<i64, ParseError> {
-    field.and_then(parse_i64).ok_or(ParseError::ExpectedInteger)
+    field.and_then(parse_int).ok_or(ParseError::ExpectedInteger)
+}
+
+/// Reads `on` or `off`, the last field of its line.
+pub(crate) fn on_off<'a>(f: &mut Fields<'a>) -> Result<bool, (ParseError, &'a [u8])> {
+    let on = match f.next_field() {
+        Some(b"on") => true,
+        Some(b"off") => false,
+        _ => return Err((ParseError::ExpectedOnOff, b"")),
+    };
+    no_more(f)?;
+    Ok(on)
+}
+
+/// Refuses a field after a command's last argument.
+fn no_more<'a>(f: &mut Fields<'a>) -> Result<(), (ParseError, &'a [u8])> {
+    match f.next_field() {
+        None => Ok(()),
+        Some(extra) => Err((ParseError::UnexpectedArgument, extra)),
+    }
 }
 
 fn timeout(v: i64) -> Result<u32, ParseError> {
     u32::try_from(v).ok().filter(|&v| v <= MAX_TIMEOUT).ok_or(ParseError::InvalidTimeout)
+}
+
+/// The word for a switch.
+pub(crate) fn on_off_word(on: bool) -> &'static [u8] {
+    if on {
+        b"on"
+    } else {
+        b"off"
+    }
 }
 
 impl<'a> Command<'a> {
@@ -517,7 +634,7 @@ impl<'a> Command<'a> {
                     None => StartWhen::Now,
                     Some(b"-") => StartWhen::Cancel,
                     Some(ts) => StartWhen::At(
-                        parse_i64(ts)
+                        parse_int(ts)
                             .and_then(|v| u32::try_from(v).ok())
                             .filter(|&v| v <= i32::MAX as u32)
                             .ok_or(CommandError { service: Some(name), ..e(ParseError::InvalidTimestamp) })?,
@@ -631,7 +748,7 @@ impl<'a> Command<'a> {
             }
             CommandKind::Terminate => {
                 let code = int(f.next_field()).map_err(e)?;
-                Command::Terminate { code, guard: f.next_field().and_then(parse_i64) }
+                Command::Terminate { code, guard: f.next_field().and_then(parse_int) }
             }
             CommandKind::TerminateGuard => {
                 let set = match f.next_field() {
@@ -652,6 +769,75 @@ impl<'a> Command<'a> {
                 }
                 Command::TerminateExecArgs { args }
             }
+            CommandKind::ServiceEnv
+            | CommandKind::ServiceCwd
+            | CommandKind::ServiceUser
+            | CommandKind::ServiceRlimit
+            | CommandKind::ServiceUmask
+            | CommandKind::ServiceNotify
+            | CommandKind::ServiceListenFds => {
+                let name = service_name(kind, &mut f)?;
+                Command::parse_setting(kind, name, &mut f).map_err(|(error, item)| CommandError {
+                    item,
+                    service: Some(name),
+                    ..e(error)
+                })?
+            }
+            CommandKind::ConnExtended => {
+                Command::ConnExtended { on: on_off(&mut f).map_err(|(error, item)| CommandError { item, ..e(error) })? }
+            }
+            CommandKind::Reexec => {
+                let args = rest_or_empty(&f);
+                if args.first() == Some(&b'\t') {
+                    return Err(e(ParseError::MissingPath));
+                }
+                Command::Reexec { args }
+            }
+        })
+    }
+
+    /// The arguments after the service name of a process-setting command
+    /// (`kind` is one of the seven that [`Command::setting_event`] echoes
+    /// besides `service.args`, `.tags` and `.fds`).
+    fn parse_setting(
+        kind: CommandKind,
+        name: Name<'a>,
+        f: &mut Fields<'a>,
+    ) -> Result<Command<'a>, (ParseError, &'a [u8])> {
+        Ok(match kind {
+            CommandKind::ServiceEnv => {
+                let env = EnvList::new(f.rest().unwrap_or(b"")).map_err(|bad| (ParseError::InvalidEnvEntry, bad))?;
+                Command::ServiceEnv { name, env }
+            }
+            CommandKind::ServiceCwd => {
+                let path = f.next_field();
+                if f.has_more() {
+                    return Err((ParseError::UnexpectedArgAfterPath, b""));
+                }
+                Command::ServiceCwd { name, path: path.filter(|p| !p.is_empty()) }
+            }
+            CommandKind::ServiceUser => {
+                let ids = f.rest().filter(|r| !r.is_empty());
+                Command::ServiceUser { name, user: ids.map(UserIds::parse).transpose()? }
+            }
+            CommandKind::ServiceRlimit => {
+                Command::ServiceRlimit { name, limits: Rlimits::new(f.rest().unwrap_or(b""))? }
+            }
+            CommandKind::ServiceUmask => {
+                let umask = match f.next_field() {
+                    None => None,
+                    Some(b"") if !f.has_more() => None,
+                    Some(mode) => Some(Umask::parse(mode).ok_or((ParseError::InvalidUmask, mode))?),
+                };
+                no_more(f)?;
+                Command::ServiceUmask { name, umask }
+            }
+            CommandKind::ServiceNotify => {
+                let mode = NotifyMode::parse_fields(f)?;
+                no_more(f)?;
+                Command::ServiceNotify { name, mode }
+            }
+            _ => Command::ServiceListenFds { name, on: on_off(f)? },
         })
     }
 
@@ -683,7 +869,47 @@ impl<'a> Command<'a> {
             Command::Terminate { .. } => CommandKind::Terminate,
             Command::TerminateGuard { .. } => CommandKind::TerminateGuard,
             Command::TerminateExecArgs { .. } => CommandKind::TerminateExecArgs,
+            Command::ServiceEnv { .. } => CommandKind::ServiceEnv,
+            Command::ServiceCwd { .. } => CommandKind::ServiceCwd,
+            Command::ServiceUser { .. } => CommandKind::ServiceUser,
+            Command::ServiceRlimit { .. } => CommandKind::ServiceRlimit,
+            Command::ServiceUmask { .. } => CommandKind::ServiceUmask,
+            Command::ServiceNotify { .. } => CommandKind::ServiceNotify,
+            Command::ServiceListenFds { .. } => CommandKind::ServiceListenFds,
+            Command::ConnExtended { .. } => CommandKind::ConnExtended,
+            Command::Reexec { .. } => CommandKind::Reexec,
             Command::Unknown { .. } => return None,
+        })
+    }
+
+    /// The event that reports the setting this command stores, for the
+    /// commands whose event repeats their arguments: `service.args`,
+    /// `.tags`, `.fds` and the process settings `.env`, `.cwd`, `.user`,
+    /// `.rlimit`, `.umask`, `.notify`, `.listen_fds`. The daemon
+    /// broadcasts it once the command succeeded, and it is also the
+    /// command's canonical line.
+    ///
+    /// ```
+    /// use daemonproxy_proto::{Command, Event};
+    /// let cmd = Command::parse(b"service.umask\tweb\t27").unwrap();
+    /// let mut line = Vec::new();
+    /// cmd.setting_event().unwrap().encode(&mut line);
+    /// assert_eq!(line, b"service.umask\tweb\t027\n");
+    /// assert!(Command::Statedump.setting_event().is_none());
+    /// ```
+    pub fn setting_event(&self) -> Option<Event<'a>> {
+        Some(match *self {
+            Command::ServiceArgs { name, args } => Event::ServiceArgs { name, args },
+            Command::ServiceTags { name, tags } => Event::ServiceTags { name, tags },
+            Command::ServiceFds { name, fds } => Event::ServiceFds { name, fds: fds.raw() },
+            Command::ServiceEnv { name, env } => Event::ServiceEnv { name, env },
+            Command::ServiceCwd { name, path } => Event::ServiceCwd { name, path },
+            Command::ServiceUser { name, user } => Event::ServiceUser { name, user },
+            Command::ServiceRlimit { name, limits } => Event::ServiceRlimit { name, limits },
+            Command::ServiceUmask { name, umask } => Event::ServiceUmask { name, umask },
+            Command::ServiceNotify { name, mode } => Event::ServiceNotify { name, mode },
+            Command::ServiceListenFds { name, on } => Event::ServiceListenFds { name, on },
+            _ => return None,
         })
     }
 
@@ -692,6 +918,9 @@ impl<'a> Command<'a> {
     /// [`Command::parse`] of the result (without the LF) gives back an
     /// equal value.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        if let Some(ev) = self.setting_event() {
+            return ev.encode(out);
+        }
         match (self, self.kind()) {
             (Command::Unknown { name }, _) => out.extend_from_slice(name),
             (_, kind) => out.extend_from_slice(kind.map_or("", CommandKind::name).as_bytes()),
@@ -702,18 +931,10 @@ impl<'a> Command<'a> {
         };
         match *self {
             Command::Statedump | Command::Exit | Command::SocketDelete | Command::Unknown { .. } => {}
-            Command::Echo { text } | Command::TerminateExecArgs { args: text } => {
+            Command::Echo { text } | Command::TerminateExecArgs { args: text } | Command::Reexec { args: text } => {
                 if !text.is_empty() {
                     field(out, text);
                 }
-            }
-            Command::ServiceArgs { name, args: text } | Command::ServiceTags { name, tags: text } => {
-                field(out, name.as_bytes());
-                field(out, text);
-            }
-            Command::ServiceFds { name, fds } => {
-                field(out, name.as_bytes());
-                field(out, fds.raw());
             }
             Command::ServiceAutoUp { name, interval, triggers } => {
                 field(out, name.as_bytes());
@@ -821,6 +1042,18 @@ impl<'a> Command<'a> {
                 out.push(b'\t');
                 push_i64(out, code);
             }
+            Command::ConnExtended { on } => field(out, on_off_word(on)),
+            // Written by their `setting_event` above.
+            Command::ServiceArgs { .. }
+            | Command::ServiceTags { .. }
+            | Command::ServiceFds { .. }
+            | Command::ServiceEnv { .. }
+            | Command::ServiceCwd { .. }
+            | Command::ServiceUser { .. }
+            | Command::ServiceRlimit { .. }
+            | Command::ServiceUmask { .. }
+            | Command::ServiceNotify { .. }
+            | Command::ServiceListenFds { .. } => {}
         }
         out.push(b'\n');
     }

@@ -84,6 +84,36 @@ pub enum ParseError {
     ExecArgsTooLong,
     /// `command contains a NUL byte`: NUL is not allowed in commands.
     NulByte,
+    /// `unexpected argument "X"`: a field after the last argument of a
+    /// command that does not ignore extra arguments.
+    UnexpectedArgument,
+    /// `invalid env entry "X"`: a `service.env` entry that is neither
+    /// `VAR=VALUE` nor `-VAR` with a non-empty VAR.
+    InvalidEnvEntry,
+    /// `invalid uid "X"`: not a decimal number below 4294967295.
+    InvalidUid,
+    /// `invalid gid "X"`: not a decimal number below 4294967295.
+    InvalidGid,
+    /// `missing gid argument`: `service.user` with a uid alone.
+    MissingGid,
+    /// `unknown rlimit resource "X"`.
+    UnknownRlimitResource,
+    /// `invalid rlimit "X"`: an entry that is not `RESOURCE=SOFT:HARD`
+    /// with SOFT and HARD a number or `unlimited`.
+    InvalidRlimit,
+    /// `rlimit soft above hard for X`: the soft limit exceeds the hard one.
+    RlimitSoftAboveHard,
+    /// `duplicate rlimit resource "X"`: one resource twice in a command.
+    DuplicateRlimit,
+    /// `invalid umask "X"`: not octal digits, or above 0777.
+    InvalidUmask,
+    /// `unknown notify mode "X"`: a `service.notify` mode other than `fd`
+    /// or `socket`.
+    UnknownNotifyMode,
+    /// `invalid notify fd "X"`: not a decimal number from 3 to 1023.
+    InvalidNotifyFd,
+    /// `expected on or off`.
+    ExpectedOnOff,
 }
 
 impl ParseError {
@@ -125,12 +155,47 @@ impl ParseError {
             ZeroGuardCode => "code cannot be 0",
             ExecArgsTooLong => "exec arguments exceed buffer size (255)",
             NulByte => "command contains a NUL byte",
+            UnexpectedArgument => "unexpected argument",
+            InvalidEnvEntry => "invalid env entry",
+            InvalidUid => "invalid uid",
+            InvalidGid => "invalid gid",
+            MissingGid => "missing gid argument",
+            UnknownRlimitResource => "unknown rlimit resource",
+            InvalidRlimit => "invalid rlimit",
+            RlimitSoftAboveHard => "rlimit soft above hard for",
+            DuplicateRlimit => "duplicate rlimit resource",
+            InvalidUmask => "invalid umask",
+            UnknownNotifyMode => "unknown notify mode",
+            InvalidNotifyFd => "invalid notify fd",
+            ExpectedOnOff => "expected on or off",
         }
     }
 
     /// Whether the message quotes the offending item (`unknown flag "X"`).
     pub fn quotes_item(self) -> bool {
-        matches!(self, ParseError::UnknownFlag | ParseError::UnknownOption)
+        use ParseError::*;
+        matches!(
+            self,
+            UnknownFlag
+                | UnknownOption
+                | UnexpectedArgument
+                | InvalidEnvEntry
+                | InvalidUid
+                | InvalidGid
+                | UnknownRlimitResource
+                | InvalidRlimit
+                | DuplicateRlimit
+                | InvalidUmask
+                | UnknownNotifyMode
+                | InvalidNotifyFd
+        )
+    }
+
+    /// Whether the full message shows the offending item: quoted (see
+    /// [`ParseError::quotes_item`]) or as a last word
+    /// (`rlimit soft above hard for nofile`).
+    pub fn shows_item(self) -> bool {
+        self.quotes_item() || self == ParseError::RlimitSoftAboveHard
     }
 }
 
@@ -149,9 +214,10 @@ pub struct CommandError<'a> {
     pub kind: CommandKind,
     /// What was wrong.
     pub error: ParseError,
-    /// The offending item for [`ParseError::UnknownFlag`] and
-    /// [`ParseError::UnknownOption`] (quoted in the message), and the
-    /// `listen=N` flag for [`ParseError::InvalidListenQueue`] (not quoted);
+    /// The offending item for the errors whose message shows it
+    /// ([`ParseError::shows_item`]: a flag, an option, an env entry, an id,
+    /// an rlimit entry or resource, a mode, an extra argument), and the
+    /// `listen=N` flag for [`ParseError::InvalidListenQueue`] (not shown);
     /// empty otherwise.
     pub item: &'a [u8],
     /// For `service.*` commands: the service name, when it was valid. The
@@ -175,6 +241,9 @@ impl<'a> CommandError<'a> {
             out.extend_from_slice(b" \"");
             out.extend_from_slice(self.item);
             out.push(b'"');
+        } else if self.error.shows_item() {
+            out.push(b' ');
+            out.extend_from_slice(self.item);
         }
     }
 }

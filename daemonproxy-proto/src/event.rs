@@ -5,16 +5,42 @@
 //! whose first field is not an event name are [`Event::Echo`] (the replies
 //! to `echo`, which can be anything).
 
-use crate::command::{Special, Triggers};
+use crate::command::{on_off, on_off_word, Special, Triggers};
 use crate::fields::{parse_u64, push_u64, split_name, Fields};
 use crate::flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags};
-use crate::{LogLevel, Name, Signal};
+use crate::{EnvList, LogLevel, Name, NotifyFields, NotifyMode, Rlimits, Signal, Umask, UserIds};
 use core::fmt;
 
 /// Bytes of the command line quoted in an error event (§3.10).
 pub const ERROR_QUOTE_LEN: usize = 30;
 /// Longest message in an error event, in bytes (§3.10).
 pub const ERROR_MESSAGE_MAX: usize = 63;
+
+/// Every event name (first field), those of §6 first.
+const NAMES: &[&str] = &[
+    "service.state",
+    "service.args",
+    "service.tags",
+    "service.fds",
+    "service.auto_up",
+    "fd.state",
+    "signal",
+    "error",
+    "warning",
+    "overflow",
+    "log.filter",
+    "info",
+    "service.env",
+    "service.cwd",
+    "service.user",
+    "service.rlimit",
+    "service.umask",
+    "service.notify",
+    "service.listen_fds",
+    "service.ready",
+    "service.rusage",
+    "orphan.exit",
+];
 
 /// How a service's process ended.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -97,6 +123,12 @@ pub enum FdInfo<'a> {
 }
 
 /// One event line.
+///
+/// The process settings (`service.env`, `.cwd`, `.user`, `.rlimit`,
+/// `.umask`, `.notify`, `.listen_fds`) are echoed like `service.tags`:
+/// `service.X\tNAME\t` and the value as stored, nothing after that TAB
+/// when the setting is cleared. Their line is exactly the canonical line
+/// of the command that set them ([`crate::Command::setting_event`]).
 ///
 /// ```
 /// use daemonproxy_proto::{Event, Name, ServiceState};
@@ -187,6 +219,100 @@ pub enum Event<'a> {
         /// Everything after `info\t`.
         text: &'a [u8],
     },
+    /// `service.env NAME [ENTRY...]`.
+    ServiceEnv {
+        /// The service.
+        name: Name<'a>,
+        /// The stored entries (empty: cleared).
+        env: EnvList<'a>,
+    },
+    /// `service.cwd NAME [PATH]`.
+    ServiceCwd {
+        /// The service.
+        name: Name<'a>,
+        /// The directory (never empty, no TAB or NUL); `None` when cleared.
+        path: Option<&'a [u8]>,
+    },
+    /// `service.user NAME [UID GID [GID]...]`.
+    ServiceUser {
+        /// The service.
+        name: Name<'a>,
+        /// The ids; `None` when cleared.
+        user: Option<UserIds<'a>>,
+    },
+    /// `service.rlimit NAME [RESOURCE=SOFT:HARD]...`.
+    ServiceRlimit {
+        /// The service.
+        name: Name<'a>,
+        /// The stored limits (empty: cleared).
+        limits: Rlimits<'a>,
+    },
+    /// `service.umask NAME [MODE]`, MODE as three octal digits.
+    ServiceUmask {
+        /// The service.
+        name: Name<'a>,
+        /// The mode; `None` when cleared.
+        umask: Option<Umask>,
+    },
+    /// `service.notify NAME [fd N | socket]`: the readiness setting.
+    ServiceNotify {
+        /// The service.
+        name: Name<'a>,
+        /// The mode; `None` when off.
+        mode: Option<NotifyMode>,
+    },
+    /// `service.listen_fds NAME on|off`.
+    ServiceListenFds {
+        /// The service.
+        name: Name<'a>,
+        /// On or off.
+        on: bool,
+    },
+    /// `service.ready NAME TS PID`: the process reported readiness.
+    ServiceReady {
+        /// The service.
+        name: Name<'a>,
+        /// The second it did.
+        at: u64,
+        /// Its process id.
+        pid: u32,
+    },
+    /// `service.notify NAME TS PID FIELD...`: a readiness-protocol message
+    /// (told apart from the setting by the number after NAME).
+    ServiceNotifyMessage {
+        /// The service.
+        name: Name<'a>,
+        /// The second it arrived.
+        at: u64,
+        /// The sender's process id.
+        pid: u32,
+        /// The message's fields, as sent.
+        fields: NotifyFields<'a>,
+    },
+    /// `service.rusage NAME TS UTIME_US STIME_US MAXRSS_KB`: resources used
+    /// by the process that just went down (extended connections only).
+    ServiceRusage {
+        /// The service.
+        name: Name<'a>,
+        /// The second it was reaped.
+        at: u64,
+        /// User CPU time, microseconds.
+        utime_us: u64,
+        /// System CPU time, microseconds.
+        stime_us: u64,
+        /// Peak resident set size, KiB.
+        maxrss_kb: u64,
+    },
+    /// `orphan.exit PID TS exit|signal VALUE`: a process that is not a
+    /// service was reaped (extended connections only).
+    OrphanExit {
+        /// Its process id.
+        pid: u32,
+        /// The second it was reaped.
+        at: u64,
+        /// Exit status or signal.
+        reason: ExitReason,
+    },
     /// Any other line, such as an `echo` reply.
     Echo {
         /// The whole line.
@@ -219,6 +345,20 @@ fn push_num(out: &mut Vec<u8>, v: u64) {
     push_u64(out, v);
 }
 
+/// Appends `\texit\tSTATUS` or `\tsignal\tSIGNAME`.
+fn push_reason(out: &mut Vec<u8>, reason: ExitReason) {
+    match reason {
+        ExitReason::Exit(status) => {
+            out.extend_from_slice(b"\texit");
+            push_num(out, u64::from(status));
+        }
+        ExitReason::Signal(sig) => {
+            out.extend_from_slice(b"\tsignal\t");
+            sig.write_to(out);
+        }
+    }
+}
+
 impl<'a> Event<'a> {
     /// Appends the event's line, LF included.
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -246,16 +386,7 @@ impl<'a> Event<'a> {
                         out.extend_from_slice(b"\tdown");
                         push_num(out, at);
                         push_num(out, u64::from(pid));
-                        match reason {
-                            ExitReason::Exit(status) => {
-                                out.extend_from_slice(b"\texit");
-                                push_num(out, u64::from(status));
-                            }
-                            ExitReason::Signal(sig) => {
-                                out.extend_from_slice(b"\tsignal\t");
-                                sig.write_to(out);
-                            }
-                        }
+                        push_reason(out, reason);
                         push_num(out, uptime);
                         push_num(out, downtime);
                     }
@@ -343,6 +474,54 @@ impl<'a> Event<'a> {
                 out.extend_from_slice(b"info");
                 push_field(out, text);
             }
+            Event::ServiceEnv { name, env } => setting(out, "service.env", name, env.raw()),
+            Event::ServiceCwd { name, path } => setting(out, "service.cwd", name, path.unwrap_or(b"")),
+            Event::ServiceRlimit { name, limits } => setting(out, "service.rlimit", name, limits.raw()),
+            Event::ServiceUser { name, user } => {
+                setting(out, "service.user", name, b"");
+                if let Some(ids) = user {
+                    ids.write_to(out);
+                }
+            }
+            Event::ServiceUmask { name, umask } => {
+                setting(out, "service.umask", name, b"");
+                if let Some(m) = umask {
+                    m.write_to(out);
+                }
+            }
+            Event::ServiceNotify { name, mode } => {
+                setting(out, "service.notify", name, b"");
+                if let Some(m) = mode {
+                    m.write_to(out);
+                }
+            }
+            Event::ServiceListenFds { name, on } => setting(out, "service.listen_fds", name, on_off_word(on)),
+            Event::ServiceReady { name, at, pid } => {
+                out.extend_from_slice(b"service.ready");
+                push_field(out, name.as_bytes());
+                push_num(out, at);
+                push_num(out, u64::from(pid));
+            }
+            Event::ServiceNotifyMessage { name, at, pid, fields } => {
+                out.extend_from_slice(b"service.notify");
+                push_field(out, name.as_bytes());
+                push_num(out, at);
+                push_num(out, u64::from(pid));
+                push_field(out, fields.raw());
+            }
+            Event::ServiceRusage { name, at, utime_us, stime_us, maxrss_kb } => {
+                out.extend_from_slice(b"service.rusage");
+                push_field(out, name.as_bytes());
+                for v in [at, utime_us, stime_us, maxrss_kb] {
+                    push_num(out, v);
+                }
+            }
+            Event::OrphanExit { pid, at, reason } => {
+                out.extend_from_slice(b"orphan.exit");
+                push_num(out, u64::from(pid));
+                push_num(out, at);
+                push_reason(out, reason);
+            }
             Event::Echo { line } => out.extend_from_slice(line),
         }
         out.push(b'\n');
@@ -351,32 +530,25 @@ impl<'a> Event<'a> {
     /// Parses one event line (without its LF).
     pub fn parse(line: &'a [u8]) -> Result<Event<'a>, InvalidEvent> {
         let (first, mut f) = split_name(line);
-        let event = match first {
-            b"service.state" => "service.state",
-            b"service.args" => "service.args",
-            b"service.tags" => "service.tags",
-            b"service.fds" => "service.fds",
-            b"service.auto_up" => "service.auto_up",
-            b"fd.state" => "fd.state",
-            b"signal" => "signal",
-            b"error" => "error",
-            b"warning" => "warning",
-            b"overflow" => "overflow",
-            b"log.filter" => "log.filter",
-            b"info" => "info",
-            _ => {
-                if let Some(entry) =
-                    first.strip_prefix(b"warning: fd \"").and_then(|r| r.strip_suffix(b"\" is not yet defined"))
-                {
-                    if !f.has_more() {
-                        return Ok(Event::FdNotYetDefined { entry });
-                    }
+        let Some(&event) = NAMES.iter().find(|n| n.as_bytes() == first) else {
+            if let Some(entry) =
+                first.strip_prefix(b"warning: fd \"").and_then(|r| r.strip_suffix(b"\" is not yet defined"))
+            {
+                if !f.has_more() {
+                    return Ok(Event::FdNotYetDefined { entry });
                 }
-                return Ok(Event::Echo { line });
             }
+            return Ok(Event::Echo { line });
         };
         parse_known(first, &mut f).ok_or(InvalidEvent { event })
     }
+}
+
+/// Appends `EVENT\tNAME\tVALUE`: a setting's echo.
+fn setting(out: &mut Vec<u8>, event: &str, name: Name<'_>, value: &[u8]) {
+    out.extend_from_slice(event.as_bytes());
+    push_field(out, name.as_bytes());
+    push_field(out, value);
 }
 
 /// A name field.
@@ -395,6 +567,72 @@ fn num(f: &mut Fields<'_>) -> Option<u64> {
 
 fn pid(f: &mut Fields<'_>) -> Option<u32> {
     u32::try_from(num(f)?).ok()
+}
+
+/// `exit STATUS` or `signal SIGNAME`.
+fn reason(f: &mut Fields<'_>) -> Option<ExitReason> {
+    Some(match (f.next_field()?, f.next_field()?) {
+        (b"exit", v) => ExitReason::Exit(u8::try_from(parse_u64(v)?).ok()?),
+        (b"signal", v) => ExitReason::Signal(Signal::parse_event_name(v)?),
+        _ => return None,
+    })
+}
+
+/// The value of a setting's echo: everything after `NAME\t` (which must
+/// be there), `None` for the cleared form.
+fn setting_value<'a>(f: &mut Fields<'a>) -> Option<Option<&'a [u8]>> {
+    let value = f.rest()?;
+    *f = Fields::new(None);
+    Some((!value.is_empty()).then_some(value))
+}
+
+/// The process-setting and readiness events after the service name.
+fn parse_service_extension<'a>(first: &[u8], name: Name<'a>, f: &mut Fields<'a>) -> Option<Event<'a>> {
+    Some(match first {
+        b"service.env" => Event::ServiceEnv { name, env: EnvList::new(setting_value(f)?.unwrap_or(b"")).ok()? },
+        b"service.rlimit" => {
+            Event::ServiceRlimit { name, limits: Rlimits::new(setting_value(f)?.unwrap_or(b"")).ok()? }
+        }
+        b"service.cwd" => {
+            let path = setting_value(f)?;
+            if path.is_some_and(|p| p.contains(&b'\t') || p.contains(&0)) {
+                return None;
+            }
+            Event::ServiceCwd { name, path }
+        }
+        b"service.user" => {
+            let user = match setting_value(f)? {
+                None => None,
+                Some(ids) => Some(UserIds::parse(ids).ok()?),
+            };
+            Event::ServiceUser { name, user }
+        }
+        b"service.umask" => {
+            let umask = match setting_value(f)? {
+                None => None,
+                Some(mode) if mode.len() == 3 => Some(Umask::parse(mode)?),
+                Some(_) => return None,
+            };
+            Event::ServiceUmask { name, umask }
+        }
+        b"service.notify" => {
+            let message = f.rest()?.split(|&b| b == b'\t').next().is_some_and(|ts| parse_u64(ts).is_some());
+            if message {
+                let (at, pid) = (num(f)?, pid(f)?);
+                let fields = NotifyFields::new(f.rest()?)?;
+                *f = Fields::new(None);
+                Event::ServiceNotifyMessage { name, at, pid, fields }
+            } else {
+                Event::ServiceNotify { name, mode: NotifyMode::parse_fields(f).ok()? }
+            }
+        }
+        b"service.listen_fds" => Event::ServiceListenFds { name, on: on_off(f).ok()? },
+        b"service.ready" => Event::ServiceReady { name, at: num(f)?, pid: pid(f)? },
+        b"service.rusage" => {
+            Event::ServiceRusage { name, at: num(f)?, utime_us: num(f)?, stime_us: num(f)?, maxrss_kb: num(f)? }
+        }
+        _ => return None,
+    })
 }
 
 fn parse_known<'a>(first: &[u8], f: &mut Fields<'a>) -> Option<Event<'a>> {
@@ -427,11 +665,7 @@ fn parse_known<'a>(first: &[u8], f: &mut Fields<'a>) -> Option<Event<'a>> {
                 }
                 b"down" => {
                     let (at, pid) = (num(f)?, pid(f)?);
-                    let reason = match (f.next_field()?, f.next_field()?) {
-                        (b"exit", v) => ExitReason::Exit(u8::try_from(parse_u64(v)?).ok()?),
-                        (b"signal", v) => ExitReason::Signal(Signal::parse_event_name(v)?),
-                        _ => return None,
-                    };
+                    let reason = reason(f)?;
                     ServiceState::Exited { at, pid, reason, uptime: num(f)?, downtime: num(f)? }
                 }
                 _ => return None,
@@ -491,7 +725,11 @@ fn parse_known<'a>(first: &[u8], f: &mut Fields<'a>) -> Option<Event<'a>> {
         }
         b"overflow" => Event::Overflow,
         b"log.filter" => Event::LogFilter { level: LogLevel::from_name(f.next_field()?)? },
-        _ => return None,
+        b"orphan.exit" => Event::OrphanExit { pid: pid(f)?, at: num(f)?, reason: reason(f)? },
+        _ => {
+            let name = name(f)?;
+            parse_service_extension(first, name, f)?
+        }
     };
     (!f.has_more()).then_some(ev)
 }

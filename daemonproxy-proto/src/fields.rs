@@ -48,27 +48,26 @@ pub(crate) fn split_name(line: &[u8]) -> (&[u8], Fields<'_>) {
     (name, f)
 }
 
-/// Parses the protocol's integer: optional `-`, then one or more decimal
-/// digits, nothing else. Overflow of 64 bits is rejected (the original
-/// wrapped silently).
-pub(crate) fn parse_i64(field: &[u8]) -> Option<i64> {
+/// Parses the protocol's integer (§5.0): optional `-`, then one or more
+/// decimal digits, nothing else. Like the original, the value wraps modulo
+/// 2⁶⁴ instead of failing on overflow, so that every argument accepts and
+/// rejects exactly what the original did (`18446744073709551617` is 1).
+pub(crate) fn parse_int(field: &[u8]) -> Option<i64> {
     let (neg, digits) = match field.strip_prefix(b"-") {
         Some(d) => (true, d),
         None => (false, field),
     };
-    if digits.is_empty() {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mut v: i64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        let d = i64::from(b - b'0');
-        v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub(d)? } else { v.checked_add(d)? };
-    }
-    Some(v)
+    let v = digits.iter().fold(0i64, |v, &b| v.wrapping_mul(10).wrapping_add(i64::from(b - b'0')));
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// The items of a stored TAB-separated list: none when it is empty, else
+/// every field (empty ones included).
+pub(crate) fn list_items(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+    raw.split(|&b| b == b'\t').take(if raw.is_empty() { 0 } else { usize::MAX })
 }
 
 /// Parses an unsigned decimal field (digits only) for event fields.
@@ -132,15 +131,33 @@ mod tests {
 
     #[test]
     fn integers() {
-        assert_eq!(parse_i64(b"0"), Some(0));
-        assert_eq!(parse_i64(b"-12"), Some(-12));
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"1x", b"9223372036854775808", b"--1"] {
-            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        assert_eq!(parse_int(b"0"), Some(0));
+        assert_eq!(parse_int(b"-12"), Some(-12));
+        assert_eq!(parse_int(b"007"), Some(7));
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"-", b"+1", b" 1", b"1 ", b"1x", b"--1", b"-x"] {
+            assert_eq!(parse_int(bad), None, "{:?}", bad);
         }
         let mut v = Vec::new();
         push_i64(&mut v, i64::MIN);
         assert_eq!(v, b"-9223372036854775808");
+    }
+
+    #[test]
+    fn integers_wrap_like_the_original() {
+        assert_eq!(parse_int(b"9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int(b"18446744073709551615"), Some(-1));
+        assert_eq!(parse_int(b"18446744073709551617"), Some(1));
+        assert_eq!(parse_int(b"-18446744073709551617"), Some(-1));
+        assert_eq!(parse_int(b"99999999999999999999"), Some(7766279631452241919));
+        assert_eq!(parse_int(b"000000000000000000000000000042"), Some(42));
+    }
+
+    #[test]
+    fn list_items_of_empty_and_trailing_tab() {
+        assert_eq!(list_items(b"").count(), 0);
+        assert_eq!(list_items(b"a\t").collect::<Vec<_>>(), [&b"a"[..], b""]);
+        assert_eq!(list_items(b"\t").collect::<Vec<_>>(), [&b""[..], b""]);
     }
 }

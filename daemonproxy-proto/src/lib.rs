@@ -19,6 +19,14 @@
 //!   controller service's stdin/stdout, a control-socket stream): send
 //!   commands, read events, `sync`, and a `statedump` snapshot.
 //!
+//! Besides the original's protocol, the opt-in extensions of
+//! daemonproxy-rs are typed the same way: the per-service process settings
+//! ([`EnvList`], [`UserIds`], [`Rlimits`], [`Umask`], `service.cwd`),
+//! readiness and socket activation ([`NotifyMode`], `service.ready`,
+//! [`NotifyFields`], `service.listen_fds`), `conn.extended` with its
+//! `service.rusage` and `orphan.exit` events, and `reexec`. A controller
+//! that does not use them sees exactly the original's lines.
+//!
 //! Guarantees: no unsafe code, no dependencies, no panic on any input. The
 //! protocol types do no I/O at all; the client does I/O only through the
 //! reader and writer it is given.
@@ -55,10 +63,12 @@ mod flags;
 mod frame;
 mod level;
 mod name;
+mod rlimit;
+mod settings;
 mod signal;
 
 pub use addr::{AddrKind, SocketAddr, MAX_UNIX_PATH};
-pub use client::{AutoUp, Client, HandleInfo, OwnedEvent, ServiceInfo, SignalInfo, Snapshot};
+pub use client::{AutoUp, Client, Credentials, HandleInfo, OwnedEvent, Readiness, ServiceInfo, SignalInfo, Snapshot};
 pub use command::{
     Command, CommandKind, FdEntry, FdList, LogFilterArg, Special, StartWhen, Trigger, Triggers, MAX_EXEC_ARGS,
     MAX_INTERVAL, MAX_TIMEOUT,
@@ -72,6 +82,8 @@ pub use flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags, DEFAULT_LIS
 pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_EVENT_LINE, MAX_LINE};
 pub use level::LogLevel;
 pub use name::{is_name_byte, Name, MAX_NAME_LEN};
+pub use rlimit::{Limit, Resource, Rlimit, Rlimits};
+pub use settings::{EnvEntry, EnvList, Groups, NotifyFields, NotifyMode, Umask, UserIds, NOTIFY_FDS};
 pub use signal::Signal;
 
 /// The README's example, compiled and run as a doctest.

@@ -114,25 +114,20 @@ impl Signal {
     }
 
     /// Parses a command's signal argument (§5.0): a decimal number below
-    /// 65536, or a known name. Unknown names are rejected (the original
-    /// silently used signal 0; §16 row 11).
+    /// 65536, or a known name. The number is the protocol's integer, which
+    /// wraps modulo 2⁶⁴ as in the original (`18446744073709551631` is
+    /// SIGTERM). Unknown names are rejected (the original silently used
+    /// signal 0; §16 row 11).
     pub fn parse_arg(arg: Option<&[u8]>) -> Result<Signal, ParseError> {
         let arg = match arg {
             None | Some(b"") => return Err(ParseError::ExpectedSignal),
             Some(a) => a,
         };
         if arg[0].is_ascii_digit() {
-            let mut n: u32 = 0;
-            for &b in arg {
-                if !b.is_ascii_digit() {
-                    return Err(ParseError::InvalidSignalNumber);
-                }
-                n = n * 10 + u32::from(b - b'0');
-                if n >= 65536 {
-                    return Err(ParseError::InvalidSignalNumber);
-                }
-            }
-            return Ok(Signal(n as u16));
+            return crate::fields::parse_int(arg)
+                .and_then(|n| u16::try_from(n).ok())
+                .map(Signal)
+                .ok_or(ParseError::InvalidSignalNumber);
         }
         Signal::from_name(arg).ok_or(ParseError::InvalidSignal)
     }
@@ -192,6 +187,10 @@ mod tests {
         assert_eq!(Signal::parse_arg(Some(b"-1")), Err(ParseError::InvalidSignal));
         assert_eq!(Signal::parse_arg(Some(b"SIGFOO")), Err(ParseError::InvalidSignal));
         assert_eq!(Signal::parse_arg(Some(b"USR1")), Ok(Signal::USR1));
+        // Beyond 64 bits the number wraps, as in the original.
+        assert_eq!(Signal::parse_arg(Some(b"18446744073709551631")), Ok(Signal::TERM));
+        assert_eq!(Signal::parse_arg(Some(b"18446744073709551615")), Err(ParseError::InvalidSignalNumber));
+        assert_eq!(Signal::parse_arg(Some(b"99999999999999999999999")), Err(ParseError::InvalidSignalNumber));
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The blocking controller client against canned event streams: sync
 //! tokens, the Appendix B.2 statedump, events interleaved with a dump,
-//! `overflow`, over-long lines, end of input, and the checks on outgoing
-//! lines. (The client against a real daemon: tests/e2e/examples.rs.)
+//! `overflow`, over-long lines, end of input, the checks on outgoing
+//! lines, and the snapshot of the extensions' settings and readiness. (The
+//! client against a real daemon: tests/e2e/examples.rs.)
 
 use daemonproxy_proto::{
-    AutoUp, Client, Command, Event, ExitReason, HandleInfo, Name, OpenFlags, OwnedEvent, ServiceInfo, ServiceState,
-    Signal, SignalInfo, Snapshot, Special, StartWhen, Trigger,
+    AutoUp, Client, Command, Credentials, EnvEntry, Event, ExitReason, HandleInfo, Limit, Name, NotifyMode, OpenFlags,
+    OwnedEvent, Readiness, Resource, Rlimit, ServiceInfo, ServiceState, Signal, SignalInfo, Snapshot, Special,
+    StartWhen, Trigger, Umask,
 };
 use std::io::{self, Cursor, Read};
 
@@ -170,6 +172,7 @@ fn statedump_of_appendix_b2() {
             tags: Vec::new(),
             fds: b"null\tnull\tnull".to_vec(),
             auto_up: None,
+            ..ServiceInfo::default()
         }
     );
     assert_eq!(foo.argv().collect::<Vec<_>>(), [&b"sleep"[..], b"30"]);
@@ -395,4 +398,118 @@ fn services_are_created_by_any_event_and_removed_by_deleted() {
         assert!(!snap.apply(&Event::parse(not_state.as_bytes()).unwrap()), "{not_state}");
     }
     assert_eq!(snap, Snapshot::default());
+}
+
+// ------------------------------------------- extensions (issues 11 and 12)
+
+#[test]
+fn statedump_collects_process_settings_and_readiness_per_service() {
+    let input = "\
+service.state\tweb\tup\t1100\t4242\t-\t-\t100\t-
+service.tags\tweb\t
+service.args\tweb\thttpd
+service.fds\tweb\tnull\tnull\tnull\tweb.sock
+service.auto_up\tweb\t-
+service.env\tweb\tLANG=C\t-TZ
+service.cwd\tweb\t/srv/web
+service.user\tweb\t33\t33\t4
+service.rlimit\tweb\tnofile=4096:4096\tcore=0:unlimited
+service.umask\tweb\t027
+service.notify\tweb\tfd\t3
+service.listen_fds\tweb\ton
+service.ready\tweb\t1101\t4242
+service.state\tdb\tdown\t-\t-\t-\t-\t-\t-
+service.tags\tdb\t
+service.args\tdb\tpostgres
+service.fds\tdb\tnull\tnull\tnull
+service.auto_up\tdb\t-
+service.notify\tdb\t7\t99\tSTATUS=starting
+service.rusage\tdb\t900\t1\t2\t3
+orphan.exit\t77\t901\texit\t0
+--client-sync-0--
+";
+    let snap = client(input).statedump().unwrap();
+    let web = &snap.services["web"];
+    assert_eq!(
+        *web,
+        ServiceInfo {
+            state: ServiceState::Up { since: 1100, pid: 4242, uptime: 100 },
+            args: b"httpd".to_vec(),
+            fds: b"null\tnull\tnull\tweb.sock".to_vec(),
+            env: b"LANG=C\t-TZ".to_vec(),
+            cwd: Some(b"/srv/web".to_vec()),
+            user: Some(Credentials { uid: 33, gid: 33, groups: vec![4] }),
+            rlimits: vec![
+                Rlimit { resource: Resource::Nofile, soft: Limit::Finite(4096), hard: Limit::Finite(4096) },
+                Rlimit { resource: Resource::Core, soft: Limit::Finite(0), hard: Limit::Unlimited },
+            ],
+            umask: Umask::new(0o27),
+            notify: Some(NotifyMode::Fd(3)),
+            listen_fds: true,
+            ready: Some(Readiness { at: 1101, pid: 4242 }),
+            ..ServiceInfo::default()
+        }
+    );
+    assert_eq!(web.env_entries().nth(1), Some(EnvEntry::Remove { var: b"TZ" }));
+    // A service without any of them has the defaults.
+    assert_eq!(snap.services["db"], ServiceInfo { args: b"postgres".to_vec(), ..ServiceInfo::default() });
+    // Messages, resource usage and orphans are not state.
+    assert_eq!(
+        lines(&snap.other),
+        [
+            "service.notify\tdb\t7\t99\tSTATUS=starting",
+            "service.rusage\tdb\t900\t1\t2\t3",
+            "orphan.exit\t77\t901\texit\t0"
+        ]
+    );
+}
+
+#[test]
+fn settings_are_cleared_by_their_empty_events() {
+    let mut snap = Snapshot::default();
+    apply_all(
+        &mut snap,
+        "service.env\tw\tA=1\nservice.cwd\tw\t/\nservice.user\tw\t1\t1\nservice.rlimit\tw\tcpu=1:2\n\
+         service.umask\tw\t077\nservice.notify\tw\tsocket\nservice.listen_fds\tw\ton\n",
+    );
+    assert_ne!(snap.services["w"], ServiceInfo::default());
+    apply_all(
+        &mut snap,
+        "service.env\tw\t\nservice.cwd\tw\t\nservice.user\tw\t\nservice.rlimit\tw\t\n\
+         service.umask\tw\t\nservice.notify\tw\t\nservice.listen_fds\tw\toff\n",
+    );
+    assert_eq!(snap.services["w"], ServiceInfo::default());
+}
+
+#[test]
+fn readiness_belongs_to_the_running_process() {
+    let mut snap = Snapshot::default();
+    let ready = |snap: &Snapshot| snap.services["w"].ready;
+    apply_all(&mut snap, "service.state\tw\tup\t10\t5\t-\t-\t0\t-\nservice.ready\tw\t11\t5\n");
+    assert_eq!(ready(&snap), Some(Readiness { at: 11, pid: 5 }));
+    // A statedump repeats the `up` line of the same process: still ready.
+    apply_all(&mut snap, "service.state\tw\tup\t10\t5\t-\t-\t3\t-\n");
+    assert_eq!(ready(&snap), Some(Readiness { at: 11, pid: 5 }));
+    // The process exits: not ready any more, nor after the next start.
+    apply_all(&mut snap, "service.state\tw\tdown\t20\t5\texit\t0\t10\t0\n");
+    assert_eq!(ready(&snap), None);
+    apply_all(&mut snap, "service.ready\tw\t21\t5\nservice.state\tw\tstart\t22\t-\t-\t-\t-\t-\n");
+    assert_eq!(ready(&snap), None);
+    apply_all(&mut snap, "service.ready\tw\t21\t5\nservice.state\tw\tup\t22\t6\t-\t-\t0\t-\n");
+    assert_eq!(ready(&snap), None, "another process");
+    for not_state in ["service.notify\tw\t1\t6\tREADY=1", "service.rusage\tw\t1\t2\t3\t4", "orphan.exit\t9\t1\texit\t0"]
+    {
+        assert!(!snap.apply(&Event::parse(not_state.as_bytes()).unwrap()), "{not_state}");
+    }
+}
+
+#[test]
+fn extension_commands_are_sent_as_their_canonical_lines() {
+    let mut c = client("");
+    let web = Name::from_text("web").unwrap();
+    c.send(&Command::ServiceUmask { name: web, umask: Umask::new(0o22) }).unwrap();
+    c.send(&Command::ServiceNotify { name: web, mode: Some(NotifyMode::Socket) }).unwrap();
+    c.send(&Command::ConnExtended { on: true }).unwrap();
+    c.send(&Command::Reexec { args: b"" }).unwrap();
+    assert_eq!(written(c), "service.umask\tweb\t022\nservice.notify\tweb\tsocket\nconn.extended\ton\nreexec\n");
 }

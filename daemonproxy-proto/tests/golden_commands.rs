@@ -2,12 +2,16 @@
 //! their typed value and canonical encoding, rejected lines with the exact
 //! error, its context (item, service, interval) and its message text, in the
 //! order of checks the spec gives. Also the framing rules of §3.1-§3.4 that
-//! the parser sees, and the error-event formatting of §3.3 and §3.10.
+//! the parser sees, the error-event formatting of §3.3 and §3.10, the
+//! wrapping integers of §5.0 (issue 10 item 4), and the extensions: the
+//! per-service process settings, readiness, `conn.extended` and `reexec`
+//! (issues 11, 12 and 13).
 
 use daemonproxy_proto::{
     encode_command_error, encode_unknown_command, is_ignored, AddrKind, Command, CommandError, CommandKind, Domain,
-    FdEntry, FdList, LogFilterArg, LogLevel, Name, OpenFlags, ParseError, PipeFlags, Signal, SockType, SocketAddr,
-    SocketFlags, StartWhen, Trigger, Triggers, ERROR_MESSAGE_MAX, ERROR_QUOTE_LEN,
+    EnvEntry, EnvList, Event, FdEntry, FdList, Groups, Limit, LogFilterArg, LogLevel, Name, NotifyMode, OpenFlags,
+    ParseError, PipeFlags, Resource, Rlimit, Rlimits, Signal, SockType, SocketAddr, SocketFlags, StartWhen, Trigger,
+    Triggers, Umask, UserIds, ERROR_MESSAGE_MAX, ERROR_QUOTE_LEN, NOTIFY_FDS,
 };
 
 /// A valid name.
@@ -81,9 +85,10 @@ fn check_bad(b: Bad) {
     expected.write_message(&mut msg);
     assert_eq!(show(&msg), b.message, "message for {:?}", show(b.line));
     assert_eq!(expected.to_string(), b.message);
-    if !b.error.quotes_item() {
+    if !b.error.shows_item() {
         assert_eq!(b.error.to_string(), b.message, "Display of ParseError");
     }
+    assert!(b.message.len() <= ERROR_MESSAGE_MAX || b.error.shows_item(), "{} is too long", b.message);
 }
 
 fn bad_all(rows: &[Bad]) {
@@ -175,7 +180,7 @@ fn nul_bytes_are_rejected_in_known_commands() {
 
 #[test]
 fn every_command_kind_round_trips_its_name() {
-    assert_eq!(CommandKind::ALL.len(), 25);
+    assert_eq!(CommandKind::ALL.len(), 34);
     let names: Vec<&str> = CommandKind::ALL.iter().map(|k| k.name()).collect();
     assert_eq!(
         names,
@@ -205,6 +210,15 @@ fn every_command_kind_round_trips_its_name() {
             "terminate",
             "terminate.guard",
             "terminate.exec_args",
+            "service.env",
+            "service.cwd",
+            "service.user",
+            "service.rlimit",
+            "service.umask",
+            "service.notify",
+            "service.listen_fds",
+            "conn.extended",
+            "reexec",
         ]
     );
     for &k in CommandKind::ALL {
@@ -213,7 +227,19 @@ fn every_command_kind_round_trips_its_name() {
     let creating: Vec<CommandKind> = CommandKind::ALL.iter().copied().filter(|k| k.auto_creates_service()).collect();
     assert_eq!(
         creating,
-        [CommandKind::ServiceArgs, CommandKind::ServiceTags, CommandKind::ServiceFds, CommandKind::ServiceAutoUp]
+        [
+            CommandKind::ServiceArgs,
+            CommandKind::ServiceTags,
+            CommandKind::ServiceFds,
+            CommandKind::ServiceAutoUp,
+            CommandKind::ServiceEnv,
+            CommandKind::ServiceCwd,
+            CommandKind::ServiceUser,
+            CommandKind::ServiceRlimit,
+            CommandKind::ServiceUmask,
+            CommandKind::ServiceNotify,
+            CommandKind::ServiceListenFds,
+        ]
     );
     assert_eq!(Command::Unknown { name: b"x" }.kind(), None);
 }
@@ -276,6 +302,13 @@ fn service_name_errors_for_every_service_command() {
         "service.start",
         "service.signal",
         "service.delete",
+        "service.env",
+        "service.cwd",
+        "service.user",
+        "service.rlimit",
+        "service.umask",
+        "service.notify",
+        "service.listen_fds",
     ] {
         bad_all(&name_errors(cmd));
     }
@@ -460,8 +493,9 @@ fn service_auto_up() {
         bad(b"service.auto_up\tfoo\t5x", ParseError::ExpectedInteger, "Expected integer").svc("foo"),
         bad(b"service.auto_up\tfoo\t+5", ParseError::ExpectedInteger, "Expected integer").svc("foo"),
         bad(b"service.auto_up\tfoo\t 5", ParseError::ExpectedInteger, "Expected integer").svc("foo"),
-        // Beyond 64 bits (the original wrapped silently).
-        bad(b"service.auto_up\tfoo\t99999999999999999999", ParseError::ExpectedInteger, "Expected integer").svc("foo"),
+        // Beyond 64 bits the value wraps as in the original (issue 10 item 4):
+        // 99999999999999999999 is 7766279631452241919, out of range.
+        bad(b"service.auto_up\tfoo\t99999999999999999999", ParseError::InvalidInterval, "invalid interval").svc("foo"),
         // Out of 1..=2147483647.
         bad(b"service.auto_up\tfoo\t0\talways", ParseError::InvalidInterval, "invalid interval").svc("foo"),
         bad(b"service.auto_up\tfoo\t-1", ParseError::InvalidInterval, "invalid interval").svc("foo"),
@@ -1142,7 +1176,6 @@ fn terminate() {
         int(b"terminate\tx"),
         int(b"terminate\t1.5"),
         int(b"terminate\t-"),
-        int(b"terminate\t9223372036854775808"),
     ]);
 }
 
@@ -1277,4 +1310,453 @@ fn error_events_of_parse_errors() {
     let out = reply(&line);
     let want_msg = format!("unknown flag \"{}", "q".repeat(63 - "unknown flag \"".len()));
     assert_eq!(out, format!("error\t{want_msg}, for command \"fd.open\tx\t{}...\"\n", "q".repeat(20)));
+}
+
+// ------------------------------------------------- §5.0 integers beyond 64 bits
+
+/// Issue 10 item 4: the protocol's integers wrap modulo 2⁶⁴ as in the
+/// original ("parsed as 64-bit signed integers without overflow
+/// detection"), so every integer argument accepts and rejects exactly what
+/// the original does, with the original's texts.
+#[test]
+fn integers_beyond_64_bits_wrap_like_the_original() {
+    good_all(&[
+        // 2⁶⁴ + 1 = 1: accepted by the original.
+        (
+            b"conn.event_timeout\t1\t18446744073709551617",
+            Command::ConnEventTimeout { reset: 1, close: 1 },
+            b"conn.event_timeout\t1\t1",
+        ),
+        (
+            b"terminate.guard\t+\t18446744073709551623",
+            Command::TerminateGuard { set: true, code: 7 },
+            b"terminate.guard\t+\t7",
+        ),
+        (
+            b"service.auto_up\tfoo\t18446744073709551621\talways",
+            Command::ServiceAutoUp { name: n("foo"), interval: Some(5), triggers: Triggers::new(b"always").unwrap() },
+            b"service.auto_up\tfoo\t5\talways",
+        ),
+        (
+            b"service.start\tfoo\t18446744073709552516",
+            Command::ServiceStart { name: n("foo"), when: StartWhen::At(900) },
+            b"service.start\tfoo\t900",
+        ),
+        (
+            b"signal.clear\tHUP\t18446744073709551618",
+            Command::SignalClear { signal: Signal::HUP, count: 2 },
+            b"signal.clear\t1\t2",
+        ),
+        (
+            b"terminate\t9223372036854775808",
+            Command::Terminate { code: i64::MIN, guard: None },
+            b"terminate\t-9223372036854775808",
+        ),
+        (
+            b"terminate\t18446744073709551616\t-18446744073709551617",
+            Command::Terminate { code: 0, guard: Some(-1) },
+            b"terminate\t0\t-1",
+        ),
+        // Signal numbers go through the same integer parser, then 0..65535.
+        (
+            b"service.signal\tfoo\t18446744073709551631",
+            Command::ServiceSignal { name: n("foo"), signal: Signal::TERM, group: false },
+            b"service.signal\tfoo\t15",
+        ),
+    ]);
+    bad_all(&[
+        // The original's texts where the wrapped value is out of range.
+        bad(b"service.auto_up\ts1\t99999999999999999999", ParseError::InvalidInterval, "invalid interval").svc("s1"),
+        bad(b"service.start\tfoo\t99999999999999999999", ParseError::InvalidTimestamp, "invalid timestamp").svc("foo"),
+        bad(
+            b"conn.event_timeout\t1\t99999999999999999999",
+            ParseError::InvalidTimeout,
+            "invalid timeout (must be 0..7FFFFFFF)",
+        ),
+        bad(b"service.signal\tfoo\t99999999999999999999", ParseError::InvalidSignalNumber, "Invalid signal number")
+            .svc("foo"),
+        bad(b"signal.clear\t18446744073709551615\t1", ParseError::InvalidSignalNumber, "Invalid signal number"),
+        // 2⁶⁴ wraps to 0: the guard's own check.
+        bad(b"terminate.guard\t-\t18446744073709551616", ParseError::ZeroGuardCode, "code cannot be 0"),
+        // 2⁶⁴ − 1 wraps to −1: a negative count stays refused (§16 row 12).
+        bad(b"signal.clear\tHUP\t18446744073709551615", ParseError::ExpectedInteger, "Expected integer"),
+    ]);
+}
+
+// ------------------------------------- extensions: per-service process settings
+
+#[test]
+fn service_env() {
+    let env = |raw: &'static [u8]| Command::ServiceEnv { name: n("web"), env: EnvList::new(raw).unwrap() };
+    good_all(&[
+        (
+            b"service.env\tweb\tLANG=C\t-TZ\tEMPTY=",
+            env(b"LANG=C\t-TZ\tEMPTY="),
+            b"service.env\tweb\tLANG=C\t-TZ\tEMPTY=",
+        ),
+        // No entry clears; the canonical line keeps the TAB after NAME, like
+        // `service.args`.
+        (b"service.env\tweb", env(b""), b"service.env\tweb\t"),
+        (b"service.env\tweb\t", env(b""), b"service.env\tweb\t"),
+        // VALUE is everything after the first `=`, any bytes but NUL.
+        (b"service.env\tweb\tA=b=c", env(b"A=b=c"), b"service.env\tweb\tA=b=c"),
+        (b"service.env\tweb\tX=\x01 \xff\r", env(b"X=\x01 \xff\r"), b"service.env\tweb\tX=\x01 \xff\r"),
+        // Repeated variables are applied in order.
+        (b"service.env\tweb\tA=1\t-A\tA=2", env(b"A=1\t-A\tA=2"), b"service.env\tweb\tA=1\t-A\tA=2"),
+    ]);
+    let Ok(Command::ServiceEnv { env, .. }) = Command::parse(b"service.env\tweb\tPATH=/bin:/usr/bin\t-HOME") else {
+        panic!()
+    };
+    assert_eq!(
+        env.iter().collect::<Vec<_>>(),
+        [EnvEntry::Set { var: b"PATH", value: b"/bin:/usr/bin" }, EnvEntry::Remove { var: b"HOME" }]
+    );
+    let entry = |line, item| bad(line, ParseError::InvalidEnvEntry, "").item(item).svc("web");
+    let rows = [
+        (entry(b"service.env\tweb\tFOO", b"FOO"), "invalid env entry \"FOO\""),
+        (entry(b"service.env\tweb\t=x", b"=x"), "invalid env entry \"=x\""),
+        (entry(b"service.env\tweb\t-", b"-"), "invalid env entry \"-\""),
+        // A leading `-` is always a removal, so `-A=B` is no assignment.
+        (entry(b"service.env\tweb\t-A=B", b"-A=B"), "invalid env entry \"-A=B\""),
+        (entry(b"service.env\tweb\tA=1\t\tB=2", b""), "invalid env entry \"\""),
+        (entry(b"service.env\tweb\tA=1\t", b""), "invalid env entry \"\""),
+        // The first bad entry is reported.
+        (entry(b"service.env\tweb\tA\tB", b"A"), "invalid env entry \"A\""),
+    ];
+    bad_all(&rows.map(|(b, message)| Bad { message, ..b }));
+    bad_all(&[bad(b"service.env\tweb\tA=\0", ParseError::NulByte, "command contains a NUL byte")]);
+}
+
+#[test]
+fn service_cwd() {
+    let cwd = |path| Command::ServiceCwd { name: n("web"), path };
+    good_all(&[
+        (b"service.cwd\tweb\t/srv/web", cwd(Some(b"/srv/web")), b"service.cwd\tweb\t/srv/web"),
+        (b"service.cwd\tweb\tdata dir\r", cwd(Some(b"data dir\r")), b"service.cwd\tweb\tdata dir\r"),
+        (b"service.cwd\tweb", cwd(None), b"service.cwd\tweb\t"),
+        (b"service.cwd\tweb\t", cwd(None), b"service.cwd\tweb\t"),
+    ]);
+    let extra = |line| bad(line, ParseError::UnexpectedArgAfterPath, "unexpected argument after path").svc("web");
+    bad_all(&[extra(b"service.cwd\tweb\t/a\tb"), extra(b"service.cwd\tweb\t/a\t"), extra(b"service.cwd\tweb\t\t")]);
+}
+
+#[test]
+fn service_user() {
+    let user = |uid, gid, groups: &'static [u8]| Command::ServiceUser {
+        name: n("web"),
+        user: Some(UserIds {
+            uid,
+            gid,
+            groups: if groups.is_empty() { Groups::NONE } else { Groups::new(groups).unwrap() },
+        }),
+    };
+    good_all(&[
+        (b"service.user\tweb\t65534\t65534", user(65534, 65534, b""), b"service.user\tweb\t65534\t65534"),
+        (b"service.user\tweb\t0\t0\t10\t20", user(0, 0, b"10\t20"), b"service.user\tweb\t0\t0\t10\t20"),
+        (b"service.user\tweb\t007\t08", user(7, 8, b""), b"service.user\tweb\t7\t8"),
+        (
+            b"service.user\tweb\t4294967294\t4294967294\t4294967294",
+            user(u32::MAX - 1, u32::MAX - 1, b"4294967294"),
+            b"service.user\tweb\t4294967294\t4294967294\t4294967294",
+        ),
+        (b"service.user\tweb", Command::ServiceUser { name: n("web"), user: None }, b"service.user\tweb\t"),
+        (b"service.user\tweb\t", Command::ServiceUser { name: n("web"), user: None }, b"service.user\tweb\t"),
+    ]);
+    let Ok(Command::ServiceUser { user: Some(ids), .. }) = Command::parse(b"service.user\tweb\t1\t2\t3\t4") else {
+        panic!()
+    };
+    assert_eq!(ids.groups.iter().collect::<Vec<_>>(), [3, 4]);
+    let uid = |line, item, message| bad(line, ParseError::InvalidUid, message).item(item).svc("web");
+    let gid = |line, item, message| bad(line, ParseError::InvalidGid, message).item(item).svc("web");
+    bad_all(&[
+        uid(b"service.user\tweb\tnobody\tnogroup", b"nobody", "invalid uid \"nobody\""),
+        uid(b"service.user\tweb\t-1\t0", b"-1", "invalid uid \"-1\""),
+        uid(b"service.user\tweb\t+1\t0", b"+1", "invalid uid \"+1\""),
+        uid(b"service.user\tweb\t\t0", b"", "invalid uid \"\""),
+        // 4294967295 is `(uid_t)-1`, "unchanged" to the kernel.
+        uid(b"service.user\tweb\t4294967295\t0", b"4294967295", "invalid uid \"4294967295\""),
+        uid(
+            b"service.user\tweb\t99999999999999999999\t0",
+            b"99999999999999999999",
+            "invalid uid \"99999999999999999999\"",
+        ),
+        bad(b"service.user\tweb\t0", ParseError::MissingGid, "missing gid argument").svc("web"),
+        gid(b"service.user\tweb\t0\tstaff", b"staff", "invalid gid \"staff\""),
+        gid(b"service.user\tweb\t0\t", b"", "invalid gid \"\""),
+        gid(b"service.user\tweb\t0\t4294967296", b"4294967296", "invalid gid \"4294967296\""),
+        gid(b"service.user\tweb\t0\t0\twheel", b"wheel", "invalid gid \"wheel\""),
+        gid(b"service.user\tweb\t0\t0\t10\t", b"", "invalid gid \"\""),
+        gid(b"service.user\tweb\t0\t0\t", b"", "invalid gid \"\""),
+    ]);
+}
+
+#[test]
+fn service_rlimit() {
+    let limits = |raw: &'static [u8]| Command::ServiceRlimit { name: n("web"), limits: Rlimits::new(raw).unwrap() };
+    good_all(&[
+        (
+            b"service.rlimit\tweb\tnofile=1024:4096\tcore=0:0",
+            limits(b"nofile=1024:4096\tcore=0:0"),
+            b"service.rlimit\tweb\tnofile=1024:4096\tcore=0:0",
+        ),
+        (
+            b"service.rlimit\tweb\tas=1:unlimited\tcpu=unlimited:unlimited\tdata=5:5\tfsize=0:1",
+            limits(b"as=1:unlimited\tcpu=unlimited:unlimited\tdata=5:5\tfsize=0:1"),
+            b"service.rlimit\tweb\tas=1:unlimited\tcpu=unlimited:unlimited\tdata=5:5\tfsize=0:1",
+        ),
+        (
+            b"service.rlimit\tweb\tmemlock=0:0\tnproc=64:128\tstack=8388608:18446744073709551614",
+            limits(b"memlock=0:0\tnproc=64:128\tstack=8388608:18446744073709551614"),
+            b"service.rlimit\tweb\tmemlock=0:0\tnproc=64:128\tstack=8388608:18446744073709551614",
+        ),
+        (b"service.rlimit\tweb", limits(b""), b"service.rlimit\tweb\t"),
+        (b"service.rlimit\tweb\t", limits(b""), b"service.rlimit\tweb\t"),
+    ]);
+    let Ok(Command::ServiceRlimit { limits, .. }) = Command::parse(b"service.rlimit\tweb\tnofile=1024:unlimited")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        limits.iter().collect::<Vec<_>>(),
+        [Rlimit { resource: Resource::Nofile, soft: Limit::Finite(1024), hard: Limit::Unlimited }]
+    );
+    let with = |line, error, item, message| bad(line, error, message).item(item).svc("web");
+    let invalid = |line, item, message| with(line, ParseError::InvalidRlimit, item, message);
+    let unknown = ParseError::UnknownRlimitResource;
+    bad_all(&[
+        with(b"service.rlimit\tweb\tbogus=1:2", unknown, b"bogus", "unknown rlimit resource \"bogus\""),
+        with(b"service.rlimit\tweb\tNOFILE=1:2", unknown, b"NOFILE", "unknown rlimit resource \"NOFILE\""),
+        with(b"service.rlimit\tweb\t=1:2", unknown, b"", "unknown rlimit resource \"\""),
+        // The resource is checked before the values.
+        with(b"service.rlimit\tweb\tbogus=x", unknown, b"bogus", "unknown rlimit resource \"bogus\""),
+        invalid(b"service.rlimit\tweb\tnofile", b"nofile", "invalid rlimit \"nofile\""),
+        invalid(b"service.rlimit\tweb\tnofile=1", b"nofile=1", "invalid rlimit \"nofile=1\""),
+        invalid(b"service.rlimit\tweb\tnofile=a:1", b"nofile=a:1", "invalid rlimit \"nofile=a:1\""),
+        invalid(b"service.rlimit\tweb\tnofile=1:", b"nofile=1:", "invalid rlimit \"nofile=1:\""),
+        invalid(b"service.rlimit\tweb\tnofile=:1", b"nofile=:1", "invalid rlimit \"nofile=:1\""),
+        invalid(b"service.rlimit\tweb\tnofile=-1:1", b"nofile=-1:1", "invalid rlimit \"nofile=-1:1\""),
+        invalid(b"service.rlimit\tweb\tnofile=1:2:3", b"nofile=1:2:3", "invalid rlimit \"nofile=1:2:3\""),
+        invalid(b"service.rlimit\tweb\tcore=0:0\t", b"", "invalid rlimit \"\""),
+        // 18446744073709551615 is RLIM_INFINITY: it is spelled `unlimited`.
+        invalid(
+            b"service.rlimit\tweb\tcore=0:18446744073709551615",
+            b"core=0:18446744073709551615",
+            "invalid rlimit \"core=0:18446744073709551615\"",
+        ),
+        with(
+            b"service.rlimit\tweb\tnofile=10:5",
+            ParseError::RlimitSoftAboveHard,
+            b"nofile",
+            "rlimit soft above hard for nofile",
+        ),
+        with(
+            b"service.rlimit\tweb\tcpu=unlimited:10",
+            ParseError::RlimitSoftAboveHard,
+            b"cpu",
+            "rlimit soft above hard for cpu",
+        ),
+        with(
+            b"service.rlimit\tweb\tcore=0:0\tcore=1:1",
+            ParseError::DuplicateRlimit,
+            b"core",
+            "duplicate rlimit resource \"core\"",
+        ),
+        // The first bad entry is reported.
+        with(b"service.rlimit\tweb\tbogus=1:2\tnofile=9:1", unknown, b"bogus", "unknown rlimit resource \"bogus\""),
+    ]);
+}
+
+#[test]
+fn service_umask() {
+    let umask = |bits| Command::ServiceUmask { name: n("web"), umask: Some(Umask::new(bits).unwrap()) };
+    good_all(&[
+        (b"service.umask\tweb\t027", umask(0o27), b"service.umask\tweb\t027"),
+        // Canonical form: exactly three octal digits.
+        (b"service.umask\tweb\t27", umask(0o27), b"service.umask\tweb\t027"),
+        (b"service.umask\tweb\t0027", umask(0o27), b"service.umask\tweb\t027"),
+        (b"service.umask\tweb\t0", umask(0), b"service.umask\tweb\t000"),
+        (b"service.umask\tweb\t777", umask(0o777), b"service.umask\tweb\t777"),
+        (b"service.umask\tweb\t0000000777", umask(0o777), b"service.umask\tweb\t777"),
+        (b"service.umask\tweb", Command::ServiceUmask { name: n("web"), umask: None }, b"service.umask\tweb\t"),
+        (b"service.umask\tweb\t", Command::ServiceUmask { name: n("web"), umask: None }, b"service.umask\tweb\t"),
+    ]);
+    let mode = |line, item, message| bad(line, ParseError::InvalidUmask, message).item(item).svc("web");
+    bad_all(&[
+        mode(b"service.umask\tweb\t9", b"9", "invalid umask \"9\""),
+        mode(b"service.umask\tweb\t8", b"8", "invalid umask \"8\""),
+        mode(b"service.umask\tweb\t1000", b"1000", "invalid umask \"1000\""),
+        mode(b"service.umask\tweb\t0o27", b"0o27", "invalid umask \"0o27\""),
+        mode(b"service.umask\tweb\t-1", b"-1", "invalid umask \"-1\""),
+        mode(b"service.umask\tweb\tu=rwx", b"u=rwx", "invalid umask \"u=rwx\""),
+        mode(b"service.umask\tweb\t\tx", b"", "invalid umask \"\""),
+        bad(b"service.umask\tweb\t027\tx", ParseError::UnexpectedArgument, "unexpected argument \"x\"")
+            .item(b"x")
+            .svc("web"),
+        bad(b"service.umask\tweb\t027\t", ParseError::UnexpectedArgument, "unexpected argument \"\"")
+            .item(b"")
+            .svc("web"),
+    ]);
+}
+
+// ------------------------------------ extensions: readiness and socket activation
+
+#[test]
+fn service_notify() {
+    let notify = |mode| Command::ServiceNotify { name: n("web"), mode };
+    good_all(&[
+        (b"service.notify\tweb\tfd\t3", notify(Some(NotifyMode::Fd(3))), b"service.notify\tweb\tfd\t3"),
+        (b"service.notify\tweb\tfd\t1023", notify(Some(NotifyMode::Fd(1023))), b"service.notify\tweb\tfd\t1023"),
+        (b"service.notify\tweb\tfd\t007", notify(Some(NotifyMode::Fd(7))), b"service.notify\tweb\tfd\t7"),
+        (b"service.notify\tweb\tsocket", notify(Some(NotifyMode::Socket)), b"service.notify\tweb\tsocket"),
+        (b"service.notify\tweb", notify(None), b"service.notify\tweb\t"),
+        (b"service.notify\tweb\t", notify(None), b"service.notify\tweb\t"),
+    ]);
+    assert_eq!(NOTIFY_FDS, 3..1024);
+    let fd = |line, item, message| bad(line, ParseError::InvalidNotifyFd, message).item(item).svc("web");
+    let mode = |line, item, message| bad(line, ParseError::UnknownNotifyMode, message).item(item).svc("web");
+    let extra = |line, item, message| bad(line, ParseError::UnexpectedArgument, message).item(item).svc("web");
+    bad_all(&[
+        bad(b"service.notify\tweb\tfd", ParseError::MissingArgument, "missing argument").svc("web"),
+        fd(b"service.notify\tweb\tfd\t", b"", "invalid notify fd \"\""),
+        fd(b"service.notify\tweb\tfd\t2", b"2", "invalid notify fd \"2\""),
+        fd(b"service.notify\tweb\tfd\t0", b"0", "invalid notify fd \"0\""),
+        fd(b"service.notify\tweb\tfd\t1024", b"1024", "invalid notify fd \"1024\""),
+        fd(b"service.notify\tweb\tfd\t-3", b"-3", "invalid notify fd \"-3\""),
+        fd(b"service.notify\tweb\tfd\tx", b"x", "invalid notify fd \"x\""),
+        mode(b"service.notify\tweb\tpipe", b"pipe", "unknown notify mode \"pipe\""),
+        mode(b"service.notify\tweb\tSocket", b"Socket", "unknown notify mode \"Socket\""),
+        mode(b"service.notify\tweb\t3", b"3", "unknown notify mode \"3\""),
+        mode(b"service.notify\tweb\t\tsocket", b"", "unknown notify mode \"\""),
+        extra(b"service.notify\tweb\tsocket\tx", b"x", "unexpected argument \"x\""),
+        extra(b"service.notify\tweb\tfd\t3\t", b"", "unexpected argument \"\""),
+    ]);
+}
+
+#[test]
+fn service_listen_fds_and_conn_extended() {
+    good_all(&[
+        (
+            b"service.listen_fds\tweb\ton",
+            Command::ServiceListenFds { name: n("web"), on: true },
+            b"service.listen_fds\tweb\ton",
+        ),
+        (
+            b"service.listen_fds\tweb\toff",
+            Command::ServiceListenFds { name: n("web"), on: false },
+            b"service.listen_fds\tweb\toff",
+        ),
+        (b"conn.extended\ton", Command::ConnExtended { on: true }, b"conn.extended\ton"),
+        (b"conn.extended\toff", Command::ConnExtended { on: false }, b"conn.extended\toff"),
+    ]);
+    let onoff = |line| bad(line, ParseError::ExpectedOnOff, "expected on or off");
+    bad_all(&[
+        onoff(b"service.listen_fds\tweb").svc("web"),
+        onoff(b"service.listen_fds\tweb\t").svc("web"),
+        onoff(b"service.listen_fds\tweb\tyes").svc("web"),
+        onoff(b"service.listen_fds\tweb\tON").svc("web"),
+        bad(b"service.listen_fds\tweb\ton\tx", ParseError::UnexpectedArgument, "unexpected argument \"x\"")
+            .item(b"x")
+            .svc("web"),
+        onoff(b"conn.extended"),
+        onoff(b"conn.extended\t"),
+        onoff(b"conn.extended\t1"),
+        bad(b"conn.extended\toff\t", ParseError::UnexpectedArgument, "unexpected argument \"\"").item(b""),
+    ]);
+}
+
+// ------------------------------------------------------ extensions: live upgrade
+
+#[test]
+fn reexec() {
+    good_all(&[
+        (b"reexec", Command::Reexec { args: b"" }, b"reexec"),
+        (b"reexec\t", Command::Reexec { args: b"" }, b"reexec"),
+        (
+            b"reexec\t/usr/sbin/daemonproxy",
+            Command::Reexec { args: b"/usr/sbin/daemonproxy" },
+            b"reexec\t/usr/sbin/daemonproxy",
+        ),
+        (b"reexec\t/bin/dp\t-i\t\tx\t", Command::Reexec { args: b"/bin/dp\t-i\t\tx\t" }, b"reexec\t/bin/dp\t-i\t\tx\t"),
+    ]);
+    // No 255-byte limit (that is `terminate.exec_args`'s buffer).
+    let mut line = b"reexec\t".to_vec();
+    line.extend_from_slice(&[b'a'; 900]);
+    let Ok(Command::Reexec { args }) = Command::parse(&line) else { panic!("long arguments fit") };
+    assert_eq!(args.len(), 900);
+    bad_all(&[bad(b"reexec\t\t-i", ParseError::MissingPath, "missing path argument")]);
+}
+
+/// A setting command's canonical line is the event that echoes it, and
+/// every message fits the 63-byte cut without its item.
+#[test]
+fn setting_commands_encode_as_their_event() {
+    for line in [
+        &b"service.args\tweb\tsleep\t30"[..],
+        b"service.tags\tweb\t",
+        b"service.fds\tweb\tnull\tnull\tnull",
+        b"service.env\tweb\tA=1\t-B",
+        b"service.cwd\tweb\t/srv",
+        b"service.user\tweb\t1\t2\t3",
+        b"service.rlimit\tweb\tnofile=1:2",
+        b"service.umask\tweb\t022",
+        b"service.notify\tweb\tfd\t3",
+        b"service.listen_fds\tweb\ton",
+        b"service.env\tweb\t",
+        b"service.cwd\tweb\t",
+        b"service.user\tweb\t",
+        b"service.rlimit\tweb\t",
+        b"service.umask\tweb\t",
+        b"service.notify\tweb\t",
+    ] {
+        let cmd = Command::parse(line).unwrap();
+        let ev = cmd.setting_event().unwrap_or_else(|| panic!("{:?} has an event", show(line)));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        cmd.encode(&mut a);
+        ev.encode(&mut b);
+        assert_eq!(show(&a), show(&b));
+        assert_eq!(&a[..a.len() - 1], line);
+        assert_eq!(Event::parse(line), Ok(ev));
+    }
+    for line in [&b"service.auto_up\tweb\t5"[..], b"conn.extended\ton", b"reexec", b"service.start\tweb"] {
+        assert_eq!(Command::parse(line).unwrap().setting_event(), None, "{:?}", show(line));
+    }
+}
+
+#[test]
+fn error_events_of_extension_errors() {
+    let reply = |line: &[u8]| {
+        let err = Command::parse(line).unwrap_err();
+        let mut msg = Vec::new();
+        err.write_message(&mut msg);
+        error_event(&msg, line)
+    };
+    assert_eq!(
+        reply(b"service.rlimit\tweb\tnofile=10:5"),
+        "error\trlimit soft above hard for nofile, for command \"service.rlimit\tweb\tnofile=10:5...\"\n"
+    );
+    assert_eq!(reply(b"service.umask\tw\t9"), "error\tinvalid umask \"9\", for command \"service.umask\tw\t9\"\n");
+    // A long item is cut with the message at 63 bytes.
+    let mut line = b"service.env\tweb\t".to_vec();
+    line.extend_from_slice(&[b'V'; 80]);
+    let out = reply(&line);
+    let want = format!("invalid env entry \"{}", "V".repeat(63 - "invalid env entry \"".len()));
+    assert!(out.starts_with(&format!("error\t{want}, for command ")), "{out}");
+    for e in [
+        ParseError::UnexpectedArgument,
+        ParseError::InvalidEnvEntry,
+        ParseError::InvalidUid,
+        ParseError::InvalidGid,
+        ParseError::MissingGid,
+        ParseError::UnknownRlimitResource,
+        ParseError::InvalidRlimit,
+        ParseError::RlimitSoftAboveHard,
+        ParseError::DuplicateRlimit,
+        ParseError::InvalidUmask,
+        ParseError::UnknownNotifyMode,
+        ParseError::InvalidNotifyFd,
+        ParseError::ExpectedOnOff,
+    ] {
+        // Room for a short item within the 63 bytes.
+        assert!(e.message().len() <= 40, "{e}");
+    }
 }

@@ -2,11 +2,12 @@
 //! `encode` gives the exact bytes and `parse` gives the value back.
 //! Malformed event lines are `Err(InvalidEvent)`; lines that do not start
 //! with an event name are `Event::Echo`. Appendix B.1 and B.2 are replayed
-//! line by line.
+//! line by line. Then the extensions' events (issues 11, 12 and 13).
 
 use daemonproxy_proto::{
-    Command, Domain, Event, ExitReason, FdInfo, InvalidEvent, LogLevel, Name, OpenFlags, PipeFlags, ServiceState,
-    Signal, SockType, SocketFlags, Special, Triggers,
+    Command, Domain, EnvList, Event, ExitReason, FdInfo, Groups, InvalidEvent, LogLevel, Name, NotifyFields,
+    NotifyMode, OpenFlags, PipeFlags, Rlimits, ServiceState, Signal, SockType, SocketFlags, Special, Triggers, Umask,
+    UserIds,
 };
 
 fn n(s: &str) -> Name<'_> {
@@ -775,4 +776,236 @@ signal\tSIGHUP\t846\t1\n\
     let mut sorted = names.clone();
     sorted.sort_unstable();
     assert_eq!(names, sorted);
+}
+
+// --------------------------------------- extensions: process settings (issue 11)
+
+/// Each setting is echoed as `service.X\tNAME\t` + the stored value; the
+/// cleared form keeps the TAB after NAME, as `service.tags` does.
+#[test]
+fn process_setting_events() {
+    let web = n("web");
+    let ids = |uid, gid, groups: &'static [u8]| {
+        Some(UserIds { uid, gid, groups: if groups.is_empty() { Groups::NONE } else { Groups::new(groups).unwrap() } })
+    };
+    both_ways_all(&[
+        (
+            b"service.env\tweb\tLANG=C\t-TZ\tE=",
+            Event::ServiceEnv { name: web, env: EnvList::new(b"LANG=C\t-TZ\tE=").unwrap() },
+        ),
+        (b"service.env\tweb\t", Event::ServiceEnv { name: web, env: EnvList::NONE }),
+        (b"service.cwd\tweb\t/srv/web", Event::ServiceCwd { name: web, path: Some(b"/srv/web") }),
+        (b"service.cwd\tweb\t", Event::ServiceCwd { name: web, path: None }),
+        (b"service.user\tweb\t65534\t65534", Event::ServiceUser { name: web, user: ids(65534, 65534, b"") }),
+        (b"service.user\tweb\t0\t0\t10\t20", Event::ServiceUser { name: web, user: ids(0, 0, b"10\t20") }),
+        (b"service.user\tweb\t", Event::ServiceUser { name: web, user: None }),
+        (
+            b"service.rlimit\tweb\tnofile=1024:4096\tcore=0:unlimited",
+            Event::ServiceRlimit { name: web, limits: Rlimits::new(b"nofile=1024:4096\tcore=0:unlimited").unwrap() },
+        ),
+        (b"service.rlimit\tweb\t", Event::ServiceRlimit { name: web, limits: Rlimits::NONE }),
+        (b"service.umask\tweb\t027", Event::ServiceUmask { name: web, umask: Umask::new(0o27) }),
+        (b"service.umask\tweb\t000", Event::ServiceUmask { name: web, umask: Umask::new(0) }),
+        (b"service.umask\tweb\t777", Event::ServiceUmask { name: web, umask: Umask::new(0o777) }),
+        (b"service.umask\tweb\t", Event::ServiceUmask { name: web, umask: None }),
+    ]);
+    malformed(
+        "service.env",
+        &[b"service.env", b"service.env\tweb", b"service.env\tweb\tFOO", b"service.env\tweb\tA=1\t"],
+    );
+    malformed(
+        "service.cwd",
+        &[b"service.cwd", b"service.cwd\tweb", b"service.cwd\tweb\t/a\tb", b"service.cwd\tbad name\t/"],
+    );
+    malformed(
+        "service.user",
+        &[
+            b"service.user\tweb",
+            b"service.user\tweb\t0",
+            b"service.user\tweb\t0\t0\t",
+            b"service.user\tweb\tx\t0",
+            b"service.user\tweb\t4294967295\t0",
+        ],
+    );
+    malformed(
+        "service.rlimit",
+        &[
+            b"service.rlimit\tweb",
+            b"service.rlimit\tweb\tnofile=2:1",
+            b"service.rlimit\tweb\tcore=0:0\tcore=0:0",
+            b"service.rlimit\tweb\tbogus=1:1",
+        ],
+    );
+    // Exactly three octal digits, as the daemon prints them.
+    malformed(
+        "service.umask",
+        &[
+            b"service.umask\tweb",
+            b"service.umask\tweb\t27",
+            b"service.umask\tweb\t0027",
+            b"service.umask\tweb\t028",
+            b"service.umask\tweb\t027\t",
+        ],
+    );
+}
+
+// ------------------------- extensions: readiness, activation, rusage (issue 12)
+
+#[test]
+fn notify_setting_and_messages() {
+    let web = n("web");
+    both_ways_all(&[
+        (b"service.notify\tweb\tfd\t3", Event::ServiceNotify { name: web, mode: Some(NotifyMode::Fd(3)) }),
+        (b"service.notify\tweb\tsocket", Event::ServiceNotify { name: web, mode: Some(NotifyMode::Socket) }),
+        (b"service.notify\tweb\t", Event::ServiceNotify { name: web, mode: None }),
+        // A number after NAME: a message, with its fields as sent.
+        (
+            b"service.notify\tweb\t1200\t4242\tREADY=1\tSTATUS=listening on :80",
+            Event::ServiceNotifyMessage {
+                name: web,
+                at: 1200,
+                pid: 4242,
+                fields: NotifyFields::new(b"READY=1\tSTATUS=listening on :80").unwrap(),
+            },
+        ),
+        (
+            b"service.notify\tweb\t0\t1\tWATCHDOG=1",
+            Event::ServiceNotifyMessage { name: web, at: 0, pid: 1, fields: NotifyFields::new(b"WATCHDOG=1").unwrap() },
+        ),
+        (
+            b"service.notify\tweb\t5\t6\tno equals sign \xff",
+            Event::ServiceNotifyMessage {
+                name: web,
+                at: 5,
+                pid: 6,
+                fields: NotifyFields::new(b"no equals sign \xff").unwrap(),
+            },
+        ),
+        (b"service.listen_fds\tweb\ton", Event::ServiceListenFds { name: web, on: true }),
+        (b"service.listen_fds\tweb\toff", Event::ServiceListenFds { name: web, on: false }),
+        (b"service.ready\tweb\t1200\t4242", Event::ServiceReady { name: web, at: 1200, pid: 4242 }),
+        (
+            b"service.rusage\tweb\t1300\t200000\t15000\t51200",
+            Event::ServiceRusage { name: web, at: 1300, utime_us: 200000, stime_us: 15000, maxrss_kb: 51200 },
+        ),
+    ]);
+    let Ok(Event::ServiceNotifyMessage { fields, .. }) = Event::parse(b"service.notify\tweb\t1\t2\tREADY=1\tSTATUS=ok")
+    else {
+        panic!()
+    };
+    assert_eq!((fields.get(b"READY"), fields.get(b"STATUS")), (Some(&b"1"[..]), Some(&b"ok"[..])));
+    malformed(
+        "service.notify",
+        &[
+            b"service.notify",
+            b"service.notify\tweb",
+            b"service.notify\tweb\tfd",
+            b"service.notify\tweb\tfd\t2",
+            b"service.notify\tweb\tfd\t3\tx",
+            b"service.notify\tweb\tsocket\t",
+            b"service.notify\tweb\tpipe",
+            b"service.notify\tweb\t\t",
+            // A message needs a pid and at least one non-empty field.
+            b"service.notify\tweb\t1200",
+            b"service.notify\tweb\t1200\t4242",
+            b"service.notify\tweb\t1200\t4242\t",
+            b"service.notify\tweb\t1200\t4242\tREADY=1\t",
+            b"service.notify\tweb\t1200\t4242\tA\t\tB",
+            b"service.notify\tweb\t1200\tx\tREADY=1",
+            b"service.notify\tweb\t1200\t4294967296\tREADY=1",
+        ],
+    );
+    malformed(
+        "service.listen_fds",
+        &[
+            b"service.listen_fds\tweb",
+            b"service.listen_fds\tweb\t",
+            b"service.listen_fds\tweb\tyes",
+            b"service.listen_fds\tweb\ton\t",
+        ],
+    );
+    malformed(
+        "service.ready",
+        &[b"service.ready\tweb", b"service.ready\tweb\t1", b"service.ready\tweb\t1\t2\t", b"service.ready\tweb\t-\t2"],
+    );
+    malformed(
+        "service.rusage",
+        &[b"service.rusage\tweb\t1\t2\t3", b"service.rusage\tweb\t1\t2\t3\t4\t5", b"service.rusage\tweb\t1\t2\t3\t-4"],
+    );
+}
+
+#[test]
+fn orphan_exit() {
+    both_ways_all(&[
+        (b"orphan.exit\t4711\t1300\texit\t0", Event::OrphanExit { pid: 4711, at: 1300, reason: ExitReason::Exit(0) }),
+        (
+            b"orphan.exit\t4711\t1300\texit\t255",
+            Event::OrphanExit { pid: 4711, at: 1300, reason: ExitReason::Exit(255) },
+        ),
+        (
+            b"orphan.exit\t4712\t1301\tsignal\tSIGKILL",
+            Event::OrphanExit { pid: 4712, at: 1301, reason: ExitReason::Signal(Signal::KILL) },
+        ),
+        (
+            b"orphan.exit\t1\t2\tsignal\tSIG-?",
+            Event::OrphanExit { pid: 1, at: 2, reason: ExitReason::Signal(Signal::from_number(0)) },
+        ),
+    ]);
+    malformed(
+        "orphan.exit",
+        &[
+            b"orphan.exit",
+            b"orphan.exit\t4711\t1300",
+            b"orphan.exit\t4711\t1300\texit",
+            b"orphan.exit\t4711\t1300\texit\t256",
+            b"orphan.exit\t4711\t1300\tsignal\tKILL",
+            b"orphan.exit\t4711\t1300\tsignal\tSIGIOT",
+            b"orphan.exit\t4711\t1300\texit\t0\t",
+            b"orphan.exit\tweb\t1300\texit\t0",
+        ],
+    );
+}
+
+/// Issue 13: the re-exec's report is an ordinary `info` line.
+#[test]
+fn reexec_done_is_info() {
+    both_ways(b"info\treexec done", Event::Info { text: b"reexec done" });
+}
+
+/// A statedump of a service with every extension set: the original's five
+/// lines, one per set setting, and `service.ready`.
+#[test]
+fn statedump_with_extensions() {
+    let transcript = b"service.state\tweb\tup\t1100\t4242\t-\t-\t100\t-\n\
+service.tags\tweb\t\n\
+service.args\tweb\t/usr/sbin/httpd\t-f\n\
+service.fds\tweb\tnull\tlog.w\tlog.w\tweb.sock\n\
+service.auto_up\tweb\t5\talways\n\
+service.env\tweb\tLANG=C\n\
+service.cwd\tweb\t/srv/web\n\
+service.user\tweb\t33\t33\n\
+service.rlimit\tweb\tnofile=4096:4096\n\
+service.umask\tweb\t027\n\
+service.notify\tweb\tsocket\n\
+service.listen_fds\tweb\ton\n\
+service.ready\tweb\t1101\t4242\n";
+    let web = n("web");
+    replay(
+        transcript,
+        &[
+            Event::ServiceState { name: web, state: ServiceState::Up { since: 1100, pid: 4242, uptime: 100 } },
+            Event::ServiceTags { name: web, tags: b"" },
+            Event::ServiceArgs { name: web, args: b"/usr/sbin/httpd\t-f" },
+            Event::ServiceFds { name: web, fds: b"null\tlog.w\tlog.w\tweb.sock" },
+            Event::ServiceAutoUp { name: web, auto_up: Some((5, Triggers::new(b"always").unwrap())) },
+            Event::ServiceEnv { name: web, env: EnvList::new(b"LANG=C").unwrap() },
+            Event::ServiceCwd { name: web, path: Some(b"/srv/web") },
+            Event::ServiceUser { name: web, user: Some(UserIds { uid: 33, gid: 33, groups: Groups::NONE }) },
+            Event::ServiceRlimit { name: web, limits: Rlimits::new(b"nofile=4096:4096").unwrap() },
+            Event::ServiceUmask { name: web, umask: Umask::new(0o27) },
+            Event::ServiceNotify { name: web, mode: Some(NotifyMode::Socket) },
+            Event::ServiceListenFds { name: web, on: true },
+            Event::ServiceReady { name: web, at: 1101, pid: 4242 },
+        ],
+    );
 }

@@ -11,9 +11,10 @@
 //! the same shapes from fuzz input.
 
 use daemonproxy_proto::{
-    is_ignored, AddrKind, Command, CommandKind, Domain, Event, ExitReason, FdInfo, FdList, LineFramer, LogFilterArg,
-    LogLevel, Name, OpenFlags, PipeFlags, ServiceState, Signal, SockType, SocketAddr, SocketFlags, Special, StartWhen,
-    Triggers, MAX_EXEC_ARGS, MAX_INTERVAL, MAX_TIMEOUT, MAX_UNIX_PATH,
+    is_ignored, AddrKind, Command, CommandKind, Domain, EnvList, Event, ExitReason, FdInfo, FdList, Groups, Limit,
+    LineFramer, LogFilterArg, LogLevel, Name, NotifyFields, NotifyMode, OpenFlags, PipeFlags, Resource, Rlimit,
+    Rlimits, ServiceState, Signal, SockType, SocketAddr, SocketFlags, Special, StartWhen, Triggers, Umask, UserIds,
+    MAX_EXEC_ARGS, MAX_INTERVAL, MAX_TIMEOUT, MAX_UNIX_PATH, NOTIFY_FDS,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -43,6 +44,16 @@ const EVENT_NAMES: &[&str] = &[
     "overflow",
     "log.filter",
     "info",
+    "service.env",
+    "service.cwd",
+    "service.user",
+    "service.rlimit",
+    "service.umask",
+    "service.notify",
+    "service.listen_fds",
+    "service.ready",
+    "service.rusage",
+    "orphan.exit",
 ];
 
 // ------------------------------------------------------------ generators
@@ -143,6 +154,74 @@ fn fd_list() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(|items| items.join("\t").into_bytes())
 }
 
+/// A raw `service.env` list: assignments (VAR not starting with `-`) and
+/// removals.
+fn env_list() -> impl Strategy<Value = Vec<u8>> {
+    let var = || bytes(8, b"\t\n\0=").prop_map(|v| [&b"V"[..], &v].concat());
+    let entry = prop_oneof![
+        (var(), bytes(12, b"\t\n\0")).prop_map(|(var, value)| [&var[..], b"=", &value].concat()),
+        var().prop_map(|var| [&b"-"[..], &var].concat()),
+    ];
+    vec(entry, 0..4).prop_map(|items| items.join(&b'\t'))
+}
+
+/// A `service.cwd` path: one non-empty field.
+fn cwd_path() -> impl Strategy<Value = Vec<u8>> {
+    bytes(30, b"\t\n\0").prop_map(|p| [&b"/"[..], &p].concat())
+}
+
+/// `service.user` ids: uid, gid and the raw supplementary groups.
+fn user_ids() -> impl Strategy<Value = (u32, u32, Vec<u8>)> {
+    let id = || prop_oneof![0..u32::MAX, Just(0), Just(u32::MAX - 1)];
+    (id(), id(), vec(id(), 0..4)).prop_map(|(uid, gid, groups)| {
+        let groups: Vec<String> = groups.iter().map(u32::to_string).collect();
+        (uid, gid, groups.join("\t").into_bytes())
+    })
+}
+
+fn user_view((uid, gid, groups): &(u32, u32, Vec<u8>)) -> UserIds<'_> {
+    let groups = if groups.is_empty() { Groups::NONE } else { Groups::new(groups).expect("valid groups") };
+    UserIds { uid: *uid, gid: *gid, groups }
+}
+
+/// A raw `service.rlimit` list: distinct resources, soft never above hard.
+fn rlimits() -> impl Strategy<Value = Vec<u8>> {
+    let limit = || {
+        prop_oneof![Just(Limit::Unlimited), (0..u64::MAX).prop_map(Limit::Finite), (0..5u64).prop_map(Limit::Finite)]
+    };
+    let entry = (select(Resource::ALL), limit(), limit());
+    vec(entry, 0..4).prop_map(|entries| {
+        let mut seen = Vec::new();
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for (resource, a, b) in entries {
+            if !seen.contains(&resource) {
+                seen.push(resource);
+                let mut v = Vec::new();
+                Rlimit { resource, soft: a.min(b), hard: a.max(b) }.write_to(&mut v);
+                out.push(v);
+            }
+        }
+        out.join(&b'\t')
+    })
+}
+
+fn umask() -> impl Strategy<Value = Option<Umask>> {
+    proptest::option::of((0..=0o777u16).prop_map(|m| Umask::new(m).expect("in range")))
+}
+
+fn notify_mode() -> impl Strategy<Value = Option<NotifyMode>> {
+    proptest::option::of(prop_oneof![Just(NotifyMode::Socket), NOTIFY_FDS.prop_map(NotifyMode::Fd)])
+}
+
+/// The fields of a readiness message: one or more non-empty fields.
+fn notify_fields() -> impl Strategy<Value = Vec<u8>> {
+    vec(bytes(16, b"\t\n\0").prop_map(|f| [&b"F"[..], &f].concat()), 1..4).prop_map(|f| f.join(&b'\t'))
+}
+
+fn exit_reason() -> impl Strategy<Value = ExitReason> {
+    prop_oneof![any::<u8>().prop_map(ExitReason::Exit), event_signal().prop_map(ExitReason::Signal)]
+}
+
 /// A signal as events print it: a named one, or 0 for `SIG-?`.
 fn event_signal() -> impl Strategy<Value = Signal> {
     (0..=31u16).prop_map(Signal::from_number)
@@ -214,6 +293,15 @@ enum Cmd {
     Terminate(i64, Option<i64>),
     TerminateGuard(bool, i64),
     TerminateExecArgs(Vec<u8>),
+    ServiceEnv(String, Vec<u8>),
+    ServiceCwd(String, Option<Vec<u8>>),
+    ServiceUser(String, Option<(u32, u32, Vec<u8>)>),
+    ServiceRlimit(String, Vec<u8>),
+    ServiceUmask(String, Option<Umask>),
+    ServiceNotify(String, Option<NotifyMode>),
+    ServiceListenFds(String, bool),
+    ConnExtended(bool),
+    Reexec(Vec<u8>),
     Unknown(Vec<u8>),
 }
 
@@ -264,6 +352,17 @@ impl Cmd {
             Cmd::Terminate(code, guard) => Command::Terminate { code: *code, guard: *guard },
             Cmd::TerminateGuard(set, code) => Command::TerminateGuard { set: *set, code: *code },
             Cmd::TerminateExecArgs(a) => Command::TerminateExecArgs { args: a },
+            Cmd::ServiceEnv(n, e) => Command::ServiceEnv { name: nm(n), env: EnvList::new(e).expect("valid env") },
+            Cmd::ServiceCwd(n, p) => Command::ServiceCwd { name: nm(n), path: p.as_deref() },
+            Cmd::ServiceUser(n, u) => Command::ServiceUser { name: nm(n), user: u.as_ref().map(user_view) },
+            Cmd::ServiceRlimit(n, l) => {
+                Command::ServiceRlimit { name: nm(n), limits: Rlimits::new(l).expect("valid limits") }
+            }
+            Cmd::ServiceUmask(n, m) => Command::ServiceUmask { name: nm(n), umask: *m },
+            Cmd::ServiceNotify(n, m) => Command::ServiceNotify { name: nm(n), mode: *m },
+            Cmd::ServiceListenFds(n, on) => Command::ServiceListenFds { name: nm(n), on: *on },
+            Cmd::ConnExtended(on) => Command::ConnExtended { on: *on },
+            Cmd::Reexec(a) => Command::Reexec { args: a },
             Cmd::Unknown(n) => Command::Unknown { name: n },
         }
     }
@@ -326,6 +425,16 @@ fn valid_command() -> impl Strategy<Value = Cmd> {
             a.truncate(MAX_EXEC_ARGS);
             Cmd::TerminateExecArgs(a)
         }),
+        (name(), env_list()).prop_map(|(n, e)| Cmd::ServiceEnv(n, e)),
+        (name(), proptest::option::of(cwd_path())).prop_map(|(n, p)| Cmd::ServiceCwd(n, p)),
+        (name(), proptest::option::of(user_ids())).prop_map(|(n, u)| Cmd::ServiceUser(n, u)),
+        (name(), rlimits()).prop_map(|(n, l)| Cmd::ServiceRlimit(n, l)),
+        (name(), umask()).prop_map(|(n, m)| Cmd::ServiceUmask(n, m)),
+        (name(), notify_mode()).prop_map(|(n, m)| Cmd::ServiceNotify(n, m)),
+        (name(), any::<bool>()).prop_map(|(n, on)| Cmd::ServiceListenFds(n, on)),
+        any::<bool>().prop_map(Cmd::ConnExtended),
+        // A program name first, when there are arguments at all.
+        text().prop_map(|a| Cmd::Reexec(if a.first() == Some(&b'\t') { [&b"p"[..], &a].concat() } else { a })),
         bytes(20, b"\t\n").prop_map(|mut n| {
             if CommandKind::from_name(&n).is_some() {
                 n.push(b'?');
@@ -355,6 +464,17 @@ enum Ev {
     Overflow,
     LogFilter(LogLevel),
     Info(Vec<u8>),
+    Env(String, Vec<u8>),
+    Cwd(String, Option<Vec<u8>>),
+    User(String, Option<(u32, u32, Vec<u8>)>),
+    Rlimit(String, Vec<u8>),
+    Umask(String, Option<Umask>),
+    Notify(String, Option<NotifyMode>),
+    ListenFds(String, bool),
+    Ready(String, u64, u32),
+    NotifyMessage(String, u64, u32, Vec<u8>),
+    Rusage(String, [u64; 4]),
+    OrphanExit(u32, u64, ExitReason),
     Echo(Vec<u8>),
 }
 
@@ -388,6 +508,28 @@ impl Ev {
             Ev::Overflow => Event::Overflow,
             Ev::LogFilter(level) => Event::LogFilter { level: *level },
             Ev::Info(t) => Event::Info { text: t },
+            Ev::Env(n, e) => Event::ServiceEnv { name: nm(n), env: EnvList::new(e).expect("valid env") },
+            Ev::Cwd(n, p) => Event::ServiceCwd { name: nm(n), path: p.as_deref() },
+            Ev::User(n, u) => Event::ServiceUser { name: nm(n), user: u.as_ref().map(user_view) },
+            Ev::Rlimit(n, l) => Event::ServiceRlimit { name: nm(n), limits: Rlimits::new(l).expect("valid limits") },
+            Ev::Umask(n, m) => Event::ServiceUmask { name: nm(n), umask: *m },
+            Ev::Notify(n, m) => Event::ServiceNotify { name: nm(n), mode: *m },
+            Ev::ListenFds(n, on) => Event::ServiceListenFds { name: nm(n), on: *on },
+            Ev::Ready(n, at, pid) => Event::ServiceReady { name: nm(n), at: *at, pid: *pid },
+            Ev::NotifyMessage(n, at, pid, f) => Event::ServiceNotifyMessage {
+                name: nm(n),
+                at: *at,
+                pid: *pid,
+                fields: NotifyFields::new(f).expect("valid fields"),
+            },
+            Ev::Rusage(n, [at, utime_us, stime_us, maxrss_kb]) => Event::ServiceRusage {
+                name: nm(n),
+                at: *at,
+                utime_us: *utime_us,
+                stime_us: *stime_us,
+                maxrss_kb: *maxrss_kb,
+            },
+            Ev::OrphanExit(pid, at, reason) => Event::OrphanExit { pid: *pid, at: *at, reason: *reason },
             Ev::Echo(l) => Event::Echo { line: l },
         }
     }
@@ -402,7 +544,7 @@ fn looks_like_event(line: &[u8]) -> bool {
 }
 
 fn service_state() -> impl Strategy<Value = ServiceState> {
-    let reason = prop_oneof![any::<u8>().prop_map(ExitReason::Exit), event_signal().prop_map(ExitReason::Signal)];
+    let reason = exit_reason();
     prop_oneof![
         Just(ServiceState::Down),
         Just(ServiceState::Deleted),
@@ -441,6 +583,18 @@ fn valid_event() -> impl Strategy<Value = Ev> {
         Just(Ev::Overflow),
         level().prop_map(Ev::LogFilter),
         text().prop_map(Ev::Info),
+        (name(), env_list()).prop_map(|(n, e)| Ev::Env(n, e)),
+        (name(), proptest::option::of(cwd_path())).prop_map(|(n, p)| Ev::Cwd(n, p)),
+        (name(), proptest::option::of(user_ids())).prop_map(|(n, u)| Ev::User(n, u)),
+        (name(), rlimits()).prop_map(|(n, l)| Ev::Rlimit(n, l)),
+        (name(), umask()).prop_map(|(n, m)| Ev::Umask(n, m)),
+        (name(), notify_mode()).prop_map(|(n, m)| Ev::Notify(n, m)),
+        (name(), any::<bool>()).prop_map(|(n, on)| Ev::ListenFds(n, on)),
+        (name(), any::<u64>(), any::<u32>()).prop_map(|(n, at, pid)| Ev::Ready(n, at, pid)),
+        (name(), any::<u64>(), any::<u32>(), notify_fields())
+            .prop_map(|(n, at, pid, f)| Ev::NotifyMessage(n, at, pid, f)),
+        (name(), any::<[u64; 4]>()).prop_map(|(n, v)| Ev::Rusage(n, v)),
+        (any::<u32>(), any::<u64>(), exit_reason()).prop_map(|(pid, at, r)| Ev::OrphanExit(pid, at, r)),
         prop_oneof![
             text(),
             (select(EVENT_NAMES), text()).prop_map(|(e, t)| [e.as_bytes(), &t].concat()),
@@ -520,6 +674,26 @@ const TOKENS: &[&str] = &[
     "read,write",
     "write,read",
     ",",
+    "on",
+    "off",
+    "unlimited",
+    "nofile=1:2",
+    "nofile=2:1",
+    "core",
+    "cpu=unlimited:0",
+    "027",
+    "0777",
+    "9",
+    "3",
+    "1023",
+    "1024",
+    "4294967295",
+    "18446744073709551617",
+    "99999999999999999999",
+    "A=1",
+    "-A",
+    "=",
+    "READY=1",
 ];
 
 /// A field made of tokens joined with commas.
@@ -695,6 +869,13 @@ fn small_command_lines_reparse() {
         "group",
         "fd",
         "/p",
+        "on",
+        "socket",
+        "027",
+        "A=1",
+        "-A",
+        "nofile=1:2",
+        "3",
     ];
     let mut accepted = 0;
     for kind in CommandKind::ALL {
@@ -744,6 +925,14 @@ fn small_event_lines_reparse() {
         "?",
         "always",
         "fd \"x\" does not exist",
+        "on",
+        "fd",
+        "3",
+        "A=1",
+        // Event numbers accept leading zeros (printed without), so no `027`.
+        "777",
+        "exit",
+        "nofile=1:2",
     ];
     let mut accepted = 0;
     for name in EVENT_NAMES {

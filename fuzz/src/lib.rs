@@ -9,9 +9,10 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use daemonproxy_proto::{
-    AddrKind, Command, CommandKind, Domain, Event, ExitReason, FdInfo, FdList, Frame, LineFramer, LogFilterArg,
-    LogLevel, Name, OpenFlags, PipeFlags, ServiceState, Signal, SockType, SocketAddr, SocketFlags, Special, StartWhen,
-    Triggers, MAX_EXEC_ARGS, MAX_INTERVAL, MAX_LINE, MAX_NAME_LEN, MAX_TIMEOUT, MAX_UNIX_PATH,
+    AddrKind, Command, CommandKind, Domain, EnvList, Event, ExitReason, FdInfo, FdList, Frame, Groups, Limit,
+    LineFramer, LogFilterArg, LogLevel, Name, NotifyFields, NotifyMode, OpenFlags, PipeFlags, Resource, Rlimit,
+    Rlimits, ServiceState, Signal, SockType, SocketAddr, SocketFlags, Special, StartWhen, Triggers, Umask, UserIds,
+    MAX_EXEC_ARGS, MAX_INTERVAL, MAX_LINE, MAX_NAME_LEN, MAX_TIMEOUT, MAX_UNIX_PATH, NOTIFY_FDS,
 };
 
 const NAME_BYTES: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
@@ -30,6 +31,16 @@ pub const EVENT_NAMES: &[&[u8]] = &[
     b"overflow",
     b"log.filter",
     b"info",
+    b"service.env",
+    b"service.cwd",
+    b"service.user",
+    b"service.rlimit",
+    b"service.umask",
+    b"service.notify",
+    b"service.listen_fds",
+    b"service.ready",
+    b"service.rusage",
+    b"orphan.exit",
 ];
 
 fn bytes_without(u: &mut Unstructured<'_>, forbidden: &[u8]) -> Result<Vec<u8>> {
@@ -214,6 +225,139 @@ impl<'a> Arbitrary<'a> for FdListBuf {
     }
 }
 
+/// A valid raw `service.env` list: `VAR=VALUE` (VAR not starting with
+/// `-`) and `-VAR` entries.
+#[derive(Debug, Clone)]
+pub struct EnvListBuf(pub Vec<u8>);
+
+impl<'a> Arbitrary<'a> for EnvListBuf {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let n = u.int_in_range(0..=4)?;
+        let mut items = Vec::new();
+        for _ in 0..n {
+            let var = [&b"V"[..], &bytes_without(u, b"\t\n\0=")?].concat();
+            items.push(if bool::arbitrary(u)? {
+                [&var[..], b"=", &bytes_without(u, b"\t\n\0")?].concat()
+            } else {
+                [&b"-"[..], &var].concat()
+            });
+        }
+        Ok(EnvListBuf(items.join(&b'\t')))
+    }
+}
+
+impl EnvListBuf {
+    /// The list.
+    pub fn env(&self) -> EnvList<'_> {
+        EnvList::new(&self.0).expect("generated env is valid")
+    }
+}
+
+/// A `service.cwd` path: a non-empty field.
+#[derive(Debug, Clone)]
+pub struct CwdPath(pub Vec<u8>);
+
+impl<'a> Arbitrary<'a> for CwdPath {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(CwdPath([&b"/"[..], &bytes_without(u, b"\t\n\0")?].concat()))
+    }
+}
+
+/// `service.user` ids with their raw supplementary groups.
+#[derive(Debug, Clone)]
+pub struct UserBuf {
+    /// The user id (below `u32::MAX`).
+    pub uid: u32,
+    /// The group id (below `u32::MAX`).
+    pub gid: u32,
+    /// TAB-separated group ids.
+    pub groups: Vec<u8>,
+}
+
+impl<'a> Arbitrary<'a> for UserBuf {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let mut id = || -> Result<u32> { Ok(u32::arbitrary(u)? % u32::MAX) };
+        let (uid, gid) = (id()?, id()?);
+        let n = u.int_in_range(0..=3)?;
+        let mut groups = Vec::new();
+        for _ in 0..n {
+            groups.push((u32::arbitrary(u)? % u32::MAX).to_string());
+        }
+        Ok(UserBuf { uid, gid, groups: groups.join("\t").into_bytes() })
+    }
+}
+
+impl UserBuf {
+    /// The ids.
+    pub fn ids(&self) -> UserIds<'_> {
+        let groups = if self.groups.is_empty() { Groups::NONE } else { Groups::new(&self.groups).expect("valid") };
+        UserIds { uid: self.uid, gid: self.gid, groups }
+    }
+}
+
+/// A valid raw `service.rlimit` list: distinct resources, soft at most
+/// hard.
+#[derive(Debug, Clone)]
+pub struct RlimitsBuf(pub Vec<u8>);
+
+impl<'a> Arbitrary<'a> for RlimitsBuf {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let n = u.int_in_range(0..=4)?;
+        let mut seen = Vec::new();
+        let mut items = Vec::new();
+        let limit = |u: &mut Unstructured<'a>| -> Result<Limit> {
+            Ok(match Option::<u64>::arbitrary(u)? {
+                None => Limit::Unlimited,
+                Some(v) => Limit::Finite(v.min(u64::MAX - 1)),
+            })
+        };
+        for _ in 0..n {
+            let resource = *u.choose(Resource::ALL)?;
+            let (a, b) = (limit(u)?, limit(u)?);
+            if !seen.contains(&resource) {
+                seen.push(resource);
+                let mut v = Vec::new();
+                Rlimit { resource, soft: a.min(b), hard: a.max(b) }.write_to(&mut v);
+                items.push(v);
+            }
+        }
+        Ok(RlimitsBuf(items.join(&b'\t')))
+    }
+}
+
+impl RlimitsBuf {
+    /// The limits.
+    pub fn limits(&self) -> Rlimits<'_> {
+        Rlimits::new(&self.0).expect("generated limits are valid")
+    }
+}
+
+/// The fields of a readiness message: one or more non-empty fields.
+#[derive(Debug, Clone)]
+pub struct NotifyFieldsBuf(pub Vec<u8>);
+
+impl<'a> Arbitrary<'a> for NotifyFieldsBuf {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let n = u.int_in_range(1..=4)?;
+        let mut items = Vec::new();
+        for _ in 0..n {
+            items.push([&b"F"[..], &bytes_without(u, b"\t\n\0")?].concat());
+        }
+        Ok(NotifyFieldsBuf(items.join(&b'\t')))
+    }
+}
+
+fn umask(m: Option<u16>) -> Option<Umask> {
+    m.and_then(|m| Umask::new(m & 0o777))
+}
+
+/// `None`: off; `Some(None)`: socket; `Some(Some(n))`: a descriptor in
+/// [`NOTIFY_FDS`].
+fn notify_mode(m: Option<Option<u16>>) -> Option<NotifyMode> {
+    let span = NOTIFY_FDS.end - NOTIFY_FDS.start;
+    m.map(|fd| fd.map_or(NotifyMode::Socket, |n| NotifyMode::Fd(NOTIFY_FDS.start + u32::from(n) % span)))
+}
+
 /// An `fd.socket` inet address and its text.
 #[derive(Debug, Clone)]
 pub struct InetAddr {
@@ -301,6 +445,15 @@ pub enum CmdSpec {
     Terminate(i64, Option<i64>),
     TerminateGuard(bool, i64),
     TerminateExecArgs(ExecArgs),
+    ServiceEnv(NameBuf, EnvListBuf),
+    ServiceCwd(NameBuf, Option<CwdPath>),
+    ServiceUser(NameBuf, Option<UserBuf>),
+    ServiceRlimit(NameBuf, RlimitsBuf),
+    ServiceUmask(NameBuf, Option<u16>),
+    ServiceNotify(NameBuf, Option<Option<u16>>),
+    ServiceListenFds(NameBuf, bool),
+    ConnExtended(bool),
+    Reexec(Text),
     Unknown(UnknownName),
 }
 
@@ -390,6 +543,21 @@ impl CmdSpec {
                 Command::TerminateGuard { set: *set, code: if *code == 0 { 1 } else { *code } }
             }
             CmdSpec::TerminateExecArgs(a) => Command::TerminateExecArgs { args: &a.0 },
+            CmdSpec::ServiceEnv(n, e) => Command::ServiceEnv { name: n.name(), env: e.env() },
+            CmdSpec::ServiceCwd(n, p) => Command::ServiceCwd { name: n.name(), path: p.as_ref().map(|p| &p.0[..]) },
+            CmdSpec::ServiceUser(n, ids) => {
+                Command::ServiceUser { name: n.name(), user: ids.as_ref().map(UserBuf::ids) }
+            }
+            CmdSpec::ServiceRlimit(n, l) => Command::ServiceRlimit { name: n.name(), limits: l.limits() },
+            CmdSpec::ServiceUmask(n, m) => Command::ServiceUmask { name: n.name(), umask: umask(*m) },
+            CmdSpec::ServiceNotify(n, m) => Command::ServiceNotify { name: n.name(), mode: notify_mode(*m) },
+            CmdSpec::ServiceListenFds(n, on) => Command::ServiceListenFds { name: n.name(), on: *on },
+            CmdSpec::ConnExtended(on) => Command::ConnExtended { on: *on },
+            // Leading TABs would make the program name empty.
+            CmdSpec::Reexec(a) => {
+                let start = a.0.iter().position(|&b| b != b'\t').unwrap_or(a.0.len());
+                Command::Reexec { args: &a.0[start..] }
+            }
             CmdSpec::Unknown(n) => Command::Unknown { name: &n.0 },
         }
     }
@@ -487,11 +655,29 @@ pub enum EvSpec {
     Overflow,
     LogFilter(u8),
     Info(EvText),
+    Env(NameBuf, EnvListBuf),
+    Cwd(NameBuf, Option<CwdPath>),
+    User(NameBuf, Option<UserBuf>),
+    Rlimit(NameBuf, RlimitsBuf),
+    Umask(NameBuf, Option<u16>),
+    Notify(NameBuf, Option<Option<u16>>),
+    ListenFds(NameBuf, bool),
+    Ready(NameBuf, u64, u32),
+    NotifyMessage(NameBuf, u64, u32, NotifyFieldsBuf),
+    Rusage(NameBuf, [u64; 4]),
+    OrphanExit(u32, u64, ReasonSpec),
     Echo(EchoLine),
 }
 
 fn event_signal(n: u8) -> Signal {
     Signal::from_number(u16::from(n % 32))
+}
+
+fn exit_reason(r: &ReasonSpec) -> ExitReason {
+    match *r {
+        ReasonSpec::Exit(s) => ExitReason::Exit(s),
+        ReasonSpec::Signal(s) => ExitReason::Signal(event_signal(s)),
+    }
 }
 
 impl EvSpec {
@@ -504,16 +690,9 @@ impl EvSpec {
                     StateSpec::Down => ServiceState::Down,
                     StateSpec::Start(at) => ServiceState::Start { at },
                     StateSpec::Up(since, pid, uptime) => ServiceState::Up { since, pid, uptime },
-                    StateSpec::Exited(at, pid, ref r, uptime, downtime) => ServiceState::Exited {
-                        at,
-                        pid,
-                        reason: match *r {
-                            ReasonSpec::Exit(s) => ExitReason::Exit(s),
-                            ReasonSpec::Signal(s) => ExitReason::Signal(event_signal(s)),
-                        },
-                        uptime,
-                        downtime,
-                    },
+                    StateSpec::Exited(at, pid, ref r, uptime, downtime) => {
+                        ServiceState::Exited { at, pid, reason: exit_reason(r), uptime, downtime }
+                    }
                     StateSpec::Deleted => ServiceState::Deleted,
                 },
             },
@@ -559,6 +738,28 @@ impl EvSpec {
             EvSpec::Overflow => Event::Overflow,
             EvSpec::LogFilter(l) => Event::LogFilter { level: level(*l) },
             EvSpec::Info(t) => Event::Info { text: &t.0 },
+            EvSpec::Env(n, e) => Event::ServiceEnv { name: n.name(), env: e.env() },
+            EvSpec::Cwd(n, p) => Event::ServiceCwd { name: n.name(), path: p.as_ref().map(|p| &p.0[..]) },
+            EvSpec::User(n, ids) => Event::ServiceUser { name: n.name(), user: ids.as_ref().map(UserBuf::ids) },
+            EvSpec::Rlimit(n, l) => Event::ServiceRlimit { name: n.name(), limits: l.limits() },
+            EvSpec::Umask(n, m) => Event::ServiceUmask { name: n.name(), umask: umask(*m) },
+            EvSpec::Notify(n, m) => Event::ServiceNotify { name: n.name(), mode: notify_mode(*m) },
+            EvSpec::ListenFds(n, on) => Event::ServiceListenFds { name: n.name(), on: *on },
+            EvSpec::Ready(n, at, pid) => Event::ServiceReady { name: n.name(), at: *at, pid: *pid },
+            EvSpec::NotifyMessage(n, at, pid, f) => Event::ServiceNotifyMessage {
+                name: n.name(),
+                at: *at,
+                pid: *pid,
+                fields: NotifyFields::new(&f.0).expect("generated fields are valid"),
+            },
+            EvSpec::Rusage(n, [at, utime_us, stime_us, maxrss_kb]) => Event::ServiceRusage {
+                name: n.name(),
+                at: *at,
+                utime_us: *utime_us,
+                stime_us: *stime_us,
+                maxrss_kb: *maxrss_kb,
+            },
+            EvSpec::OrphanExit(pid, at, r) => Event::OrphanExit { pid: *pid, at: *at, reason: exit_reason(r) },
             EvSpec::Echo(l) => Event::Echo { line: &l.0 },
         }
     }

@@ -90,6 +90,7 @@ impl Supervisor {
             Command::Terminate { code, guard } => self.terminate(code, guard),
             Command::TerminateGuard { set, code } => self.terminate_guard_cmd(set, code),
             Command::TerminateExecArgs { args } => self.terminate_exec_args(args),
+            _ => self.fail("command not supported yet"),
         }
     }
 
