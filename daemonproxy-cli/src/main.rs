@@ -87,13 +87,23 @@ impl Cli {
         self.log(LogLevel::Warning, format_args!("daemonproxy exec_on_exit to '{prog}'"));
         self.log_running_services();
         self.flush();
-        let err = process::exec_on_exit(&args, code, message);
+        let err = match &mut self.reactor {
+            Some(r) => r.run_exec_on_exit(code, message),
+            None => Some(process::exec_on_exit(&args, code, message)),
+        };
+        let Some(err) = err else { return };
         self.log(LogLevel::Error, format_args!("Unable to exec \"{prog}\": {}", process::error_text(&err)));
     }
 
     /// The common fatal path (§14.1): returns only when the guard is set.
     fn fatal(&mut self, status: i32, message: &str) {
-        self.exec_on_exit(i64::from(status), message);
+        self.fatal_path(i64::from(status), status, message);
+    }
+
+    /// The common fatal path, with exec-on-exit seeing `code` and the
+    /// process exiting with `status`.
+    fn fatal_path(&mut self, code: i64, status: i32, message: &str) {
+        self.exec_on_exit(code, message);
         let guarded = self.guarded();
         if !message.is_empty() {
             let prefix = if guarded { "(attempting to continue) " } else { "" };
@@ -108,12 +118,12 @@ impl Cli {
 
     /// Normal termination (§14.2): `terminate CODE` exits with the low 8
     /// bits of CODE; exec-on-exit sees CODE itself.
+    /// With exec-on-exit, that is the fatal path (which exits right after
+    /// `fatal: terminated normally` when the exec fails, unless guarded).
     fn terminate(&mut self, code: i64) -> ! {
         let status = (code & 0xff) as i32;
-        self.exec_on_exit(code, "terminated normally");
         if !self.exec_args().is_empty() {
-            let prefix = if self.guarded() { "(attempting to continue) " } else { "" };
-            self.log(LogLevel::Fatal, format_args!("{prefix}terminated normally"));
+            self.fatal_path(code, status, "terminated normally");
         }
         self.log(LogLevel::Info, format_args!("daemonproxy exiting"));
         self.log_running_services();

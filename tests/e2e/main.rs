@@ -6,6 +6,7 @@ mod harness;
 
 mod cli;
 mod commands;
+mod compat;
 mod controllers;
 mod ctl;
 mod examples;

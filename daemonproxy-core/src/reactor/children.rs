@@ -68,7 +68,8 @@ impl Children {
                 },
             });
         }
-        let result = match self.spawner.spawn(spawn.argv, &self.plan, spawn.batch) {
+        let log_fd = spawn.log_to.and_then(|id| fds.raw(id));
+        let result = match self.spawner.spawn(spawn.argv, &self.plan, spawn.batch, log_fd) {
             Ok(Spawned { pid, status }) => {
                 if let Some(fd) = status {
                     self.execs.push((pid, fd));

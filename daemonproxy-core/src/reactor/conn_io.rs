@@ -49,7 +49,7 @@ pub(crate) enum Read {
     Data(usize),
     /// Nothing now.
     WouldBlock,
-    /// End of input (or the peer reset the connection).
+    /// End of input.
     Eof,
 }
 
@@ -103,9 +103,6 @@ impl ConnIo {
                 Ok(n) => Ok(Read::Data(n)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::WouldBlock),
-                // A peer that closes with events unread resets the
-                // connection: that is its end of input, not an error.
-                Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(Read::Eof),
                 Err(e) => Err(e),
             };
         }

@@ -530,7 +530,16 @@ impl Reactor {
                 Err(e) => {
                     io.in_ready = false;
                     io.always_ready = false;
-                    self.sup.handle_input_error(id, Errno(e.raw_os_error().unwrap_or(libc::EIO)), now);
+                    let errno = e.raw_os_error().unwrap_or(libc::EIO);
+                    // A control-socket client that closes with events unread
+                    // resets the connection: its routine end, not an error.
+                    // Anything else (a service dying with unread events) is
+                    // logged, as the original does.
+                    if errno == libc::ECONNRESET && self.sup.connection_kind(id) == Some(ConnKind::Socket) {
+                        self.sup.handle_input_end(id, now);
+                    } else {
+                        self.sup.handle_input_error(id, Errno(errno), now);
+                    }
                     self.drain(now);
                     return;
                 }
@@ -607,6 +616,32 @@ impl Reactor {
                 return;
             }
         }
+    }
+
+    /// Replaces the process with the exec-on-exit program (§14.4), if one
+    /// is configured: it gets every named handle and the control socket
+    /// (their close-on-exec flag is cleared just before), and
+    /// `DAEMONPROXY_EXITCODE=code`, `DAEMONPROXY_ERROR=message` in its
+    /// environment. Returns only if there is no program or the exec
+    /// failed (with the error; the descriptors are close-on-exec again).
+    pub fn run_exec_on_exit(&mut self, code: i64, message: &str) -> Option<io::Error> {
+        let args = self.sup.exec_on_exit().to_vec();
+        if args.is_empty() {
+            return None;
+        }
+        let listener = self.sup.control_socket().map(|(fd, _)| fd);
+        let handed: Vec<RawFd> = self.sup.handle_fds().chain(listener).filter_map(|id| self.fds.raw(id)).collect();
+        for &fd in &handed {
+            let _ = sys::fd::set_cloexec_flag(fd, false);
+        }
+        let err = crate::process::exec_on_exit(&args, code, message);
+        for &fd in &handed {
+            // 0..2 stay inheritable, as they were.
+            if fd > 2 {
+                let _ = sys::fd::set_cloexec_flag(fd, true);
+            }
+        }
+        Some(err)
     }
 
     /// Writes what can be written without waiting (before exiting).

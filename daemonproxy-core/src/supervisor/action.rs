@@ -145,6 +145,11 @@ pub struct Spawn<'a> {
     pub control: Option<ControlLink>,
     /// More spawns follow at once (a driver may favour throughput).
     pub batch: bool,
+    /// Where the child logs a failed exec (`error: exec(PROG, ...) failed:
+    /// ERROR`): this descriptor's *number* in the child, once its own
+    /// descriptors are in place, as the original does (usually the
+    /// service's descriptor 2). `None`: not logged.
+    pub log_to: Option<FdId>,
 }
 
 /// Something the supervisor asks its driver to do.

@@ -9,7 +9,7 @@ use super::{Failed, Res, Supervisor};
 use crate::ids::ConnId;
 use crate::time::Time;
 use daemonproxy_proto::{
-    encode_command_error, encode_unknown_command, is_ignored, Command, CommandError, CommandKind, LogLevel,
+    encode_command_error, encode_unknown_command, is_ignored, Command, CommandError, CommandKind, Event, LogLevel, Name,
 };
 
 impl Supervisor {
@@ -27,7 +27,7 @@ impl Supervisor {
                 Ok(())
             }
             Ok(cmd) => self.dispatch(id, line, cmd, now),
-            Err(e) => self.parse_failed(id, &e),
+            Err(e) => self.parse_failed(id, line, &e, now),
         };
         if r.is_err() {
             self.report_failure(Issuer::new(id, line), now);
@@ -115,7 +115,7 @@ impl Supervisor {
 
     /// A command line was rejected by the parser: apply the original's
     /// order of checks and partial effects before reporting it.
-    fn parse_failed(&mut self, id: ConnId, e: &CommandError<'_>) -> Res {
+    fn parse_failed(&mut self, id: ConnId, line: &[u8], e: &CommandError<'_>, now: Time) -> Res {
         if e.kind == CommandKind::FdTake {
             // fd.take takes the descriptor before validating the name.
             match self.conns.get_mut(id.0).and_then(|c| c.ancillary.pop_front()) {
@@ -133,9 +133,30 @@ impl Supervisor {
                 return self.fail("No such service");
             }
         }
+        if e.kind == CommandKind::ServiceFds && e.service.is_some() {
+            self.warn_undefined_before_error(id, line, now);
+        }
         self.msg.clear();
         e.write_message(&mut self.msg);
         Err(Failed)
+    }
+
+    /// `service.fds` with a bad entry: the original checks the entries in
+    /// one loop, so those before the bad one got their `not yet defined`
+    /// warnings before the error.
+    fn warn_undefined_before_error(&mut self, id: ConnId, line: &[u8], now: Time) {
+        for entry in line.split(|&b| b == b'\t').skip(2) {
+            if entry.is_empty() || entry == b"-" {
+                continue;
+            }
+            match Name::new(entry) {
+                Some(n) if self.handles.key(n.as_bytes()).is_none() => {
+                    self.emit(Some(id), Event::FdNotYetDefined { entry }, now);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
     }
 
     /// Reports a failed command: the error event to the issuer (if it is

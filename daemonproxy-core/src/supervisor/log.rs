@@ -181,6 +181,14 @@ impl Log {
         }
     }
 
+    /// Where an error message goes now, if errors are logged.
+    pub fn error_destination(&self) -> Option<FdId> {
+        match self.target {
+            Target::Fd { fd, .. } if self.enabled(LogLevel::Error) => Some(fd),
+            _ => None,
+        }
+    }
+
     /// The bytes to write now, and where (a driver writes them with one
     /// write call and reports with [`Log::handle_written`]).
     pub fn poll_write(&self) -> Option<(FdId, &[u8])> {

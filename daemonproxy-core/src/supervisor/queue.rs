@@ -110,19 +110,62 @@ impl Pending {
 /// An action as recorded (variable parts in the arena).
 #[derive(Clone, Debug)]
 enum Item {
-    Open { req: RequestId, path: Range<usize>, flags: OpenFlags },
-    Pipe { req: RequestId, flags: PipeFlags },
-    Socket { req: RequestId, flags: SocketFlags, addr: Option<Range<usize>> },
-    Listen { req: RequestId, path: Range<usize> },
-    Unlisten { req: RequestId, fd: FdId, path: Range<usize> },
-    Chdir { req: RequestId, path: Range<usize> },
-    Kill { req: RequestId, pid: i32, signal: Signal, group: bool },
-    Spawn { req: RequestId, argv: Range<usize>, fds: Range<usize>, control: Option<ControlLink>, batch: bool },
-    SpawnAborting { req: RequestId },
-    Close { fd: FdId },
-    CloseConnection { conn: ConnId },
-    LogDestination { fd: Option<FdId> },
-    ExecOnExit { args: Range<usize> },
+    Open {
+        req: RequestId,
+        path: Range<usize>,
+        flags: OpenFlags,
+    },
+    Pipe {
+        req: RequestId,
+        flags: PipeFlags,
+    },
+    Socket {
+        req: RequestId,
+        flags: SocketFlags,
+        addr: Option<Range<usize>>,
+    },
+    Listen {
+        req: RequestId,
+        path: Range<usize>,
+    },
+    Unlisten {
+        req: RequestId,
+        fd: FdId,
+        path: Range<usize>,
+    },
+    Chdir {
+        req: RequestId,
+        path: Range<usize>,
+    },
+    Kill {
+        req: RequestId,
+        pid: i32,
+        signal: Signal,
+        group: bool,
+    },
+    Spawn {
+        req: RequestId,
+        argv: Range<usize>,
+        fds: Range<usize>,
+        control: Option<ControlLink>,
+        batch: bool,
+        log_to: Option<FdId>,
+    },
+    SpawnAborting {
+        req: RequestId,
+    },
+    Close {
+        fd: FdId,
+    },
+    CloseConnection {
+        conn: ConnId,
+    },
+    LogDestination {
+        fd: Option<FdId>,
+    },
+    ExecOnExit {
+        args: Range<usize>,
+    },
 }
 
 /// The queue of actions and the table of pending continuations.
@@ -223,14 +266,21 @@ impl Queue {
         self.items.push_back(Item::Kill { req, pid, signal, group });
     }
 
-    /// A start.
-    pub fn spawn(&mut self, argv: &[u8], fds: &[FdSource], control: Option<ControlLink>, batch: bool, then: Pending) {
+    /// A start (`log_to`, `batch`: see [`Spawn`]).
+    pub fn spawn(
+        &mut self,
+        argv: &[u8],
+        fds: &[FdSource],
+        control: Option<ControlLink>,
+        (batch, log_to): (bool, Option<FdId>),
+        then: Pending,
+    ) {
         let argv = self.store(argv);
         let start = self.plans.len();
         self.plans.extend_from_slice(fds);
         let fds = start..self.plans.len();
         let req = self.request(then);
-        self.items.push_back(Item::Spawn { req, argv, fds, control, batch });
+        self.items.push_back(Item::Spawn { req, argv, fds, control, batch, log_to });
     }
 
     /// A start that aborts at once.
@@ -281,8 +331,8 @@ impl Queue {
             Item::Unlisten { req, fd, path } => Action::Unlisten { req, fd, path: b(&path) },
             Item::Chdir { req, path } => Action::Chdir { req, path: b(&path) },
             Item::Kill { req, pid, signal, group } => Action::Kill { req, pid, signal, group },
-            Item::Spawn { req, argv, fds, control, batch } => {
-                Action::Spawn(Spawn { req, argv: b(&argv), fds: &self.plans[fds], control, batch })
+            Item::Spawn { req, argv, fds, control, batch, log_to } => {
+                Action::Spawn(Spawn { req, argv: b(&argv), fds: &self.plans[fds], control, batch, log_to })
             }
             Item::SpawnAborting { req } => Action::SpawnAborting { req },
             Item::Close { fd } => Action::Close { fd },

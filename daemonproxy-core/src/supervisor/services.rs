@@ -307,10 +307,12 @@ impl Supervisor {
                 c.detached = true;
                 ControlLink { conn: ConnId(self.conns.insert(c)), commands, events }
             });
+            let log_to = self.log.error_destination();
             let Supervisor { services, queue, plan, .. } = self;
             let Some(s) = services.get_mut(key) else { return };
             s.note_program();
-            queue.spawn(s.args(), plan, control, batch, Pending::Spawn { key, conn: control.map(|c| c.conn) });
+            let then = Pending::Spawn { key, conn: control.map(|c| c.conn) };
+            queue.spawn(s.args(), plan, control, (batch, log_to), then);
         }
         if let Some(s) = self.services.get_mut(key) {
             s.spawning = true;
@@ -353,13 +355,12 @@ impl Supervisor {
         }
     }
 
-    /// The exec of a service failed: besides its exit status 3, every
-    /// connection gets an error event naming the program that was spawned
-    /// and the errno (§0 item 5).
+    /// The exec of a service failed: besides its exit status 3 (and the
+    /// log line the child wrote itself), every connection gets an error
+    /// event naming the program that was spawned and the errno (§0 item 5).
     pub(super) fn report_exec_failure(&mut self, key: usize, errno: Errno, now: Time) {
         let Some(s) = self.services.get(key) else { return };
         let text = format!("service {}: exec \"{}\" failed: {}", s.name, Lossy(s.program()), errno);
-        log!(self.log, Error, "exec({}, ...) failed: {}", Lossy(s.program()), errno);
         self.emit(None, Event::Error { message: text.as_bytes() }, now);
     }
 

@@ -204,6 +204,17 @@ fn set_cloexec_raw(raw: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets or clears `FD_CLOEXEC` on a descriptor number (exec-on-exit hands
+/// the named handles to the program it runs).
+pub(crate) fn set_cloexec_flag(raw: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: F_GETFD takes no pointer argument.
+    let flags = cvt(unsafe { libc::fcntl(raw, libc::F_GETFD) })?;
+    let new = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+    // SAFETY: F_SETFD takes an int argument.
+    cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, new) })?;
+    Ok(())
+}
+
 /// Duplicates a descriptor, close-on-exec, onto the lowest free number ≥ 3
 /// (so a private copy never lands on a closed 0, 1 or 2).
 pub(crate) fn dup_cloexec(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {

@@ -116,7 +116,16 @@ pub(crate) struct Spawner {
     temps: Vec<(RawFd, OwnedFd)>,
     /// Resolved source per slot, -1 for closed.
     plan: Vec<RawFd>,
+    /// The C library's text of every errno up to `ERRNO_TEXTS`, built at
+    /// the first spawn: a failed exec logs it from the child, where
+    /// `strerror` is not safe to call.
+    errno_texts: Vec<u8>,
+    /// Where each text ends in `errno_texts`.
+    errno_ends: Vec<u32>,
 }
+
+/// Errno values whose texts are prepared (Linux uses fewer than 140).
+const ERRNO_TEXTS: i32 = 140;
 
 // SAFETY: the raw pointers in `argp`/`pathp` are scratch: rebuilt from
 // `args`/`paths` at the start of every spawn and never dereferenced outside
@@ -140,6 +149,8 @@ impl Spawner {
             pathp: Vec::new(),
             temps: Vec::new(),
             plan: Vec::new(),
+            errno_texts: Vec::new(),
+            errno_ends: Vec::new(),
         }
     }
 
@@ -167,15 +178,34 @@ impl Spawner {
     /// `posix_spawnp` (vfork: no page tables copied, the cheapest way to
     /// run one program, though the daemon waits for its exec); a batch uses
     /// `fork`, so the daemon does not wait and the execs run in parallel.
-    pub(crate) fn spawn(&mut self, argv: &[u8], fds: &[FdSource], batch: bool) -> Result<Spawned, SpawnError> {
+    ///
+    /// `log_fd`: a failed exec writes `error: exec(PROG, ...) failed:
+    /// ERROR` to this descriptor *number* in the child, after the plan is
+    /// in place (the original logs through its log descriptor's number,
+    /// which by then usually is the service's own descriptor 2).
+    pub(crate) fn spawn(
+        &mut self,
+        argv: &[u8],
+        fds: &[FdSource],
+        batch: bool,
+        log_fd: Option<RawFd>,
+    ) -> Result<Spawned, SpawnError> {
         if argv.contains(&0) {
             return Err(stand_in(libc::EINVAL));
         }
         self.build_argv(argv);
+        if self.errno_ends.is_empty() {
+            self.build_errno_texts();
+        }
         let result = match self.resolve_plan(fds) {
             Err(e) => Err(e),
-            Ok(n) if batch || self.always_fork => self.fork_exec(argv, n),
-            Ok(_) => self.vfork_exec(),
+            Ok(n) if batch || self.always_fork => self.fork_exec(argv, n, log_fd),
+            // A failed exec is logged by the child, which posix_spawn does
+            // not let us run: start it again with fork to report it.
+            Ok(n) => match self.vfork_exec() {
+                Err(SpawnError::Exec(..)) => self.fork_exec(argv, n, log_fd),
+                r => r,
+            },
         };
         // Close the temporaries (the child has its copies).
         self.temps.clear();
@@ -250,12 +280,13 @@ impl Spawner {
         match spawn() {
             Ok(pid) => Ok(Spawned { pid, status: None }),
             Err(e) if is_fork_errno(e) => Err(SpawnError::Fork(e)),
-            Err(e) => Err(stand_in(e)),
+            // No child is left: the caller forks again to report it.
+            Err(e) => Err(SpawnError::Exec(e, 0)),
         }
     }
 
     /// The fork path: see the module documentation.
-    fn fork_exec(&mut self, argv: &[u8], n: c_int) -> Result<Spawned, SpawnError> {
+    fn fork_exec(&mut self, argv: &[u8], n: c_int, log_fd: Option<RawFd>) -> Result<Spawned, SpawnError> {
         self.build_candidates(argv.split(|&b| b == b'\t').next().unwrap_or(b""));
         // The status pipe's write end must survive the plan: put it above N.
         let (status_r, status_w0) = pipe_cloexec_nonblock().map_err(SpawnError::Fork)?;
@@ -267,6 +298,10 @@ impl Spawner {
             argp: self.argp.as_ptr(),
             pathp: &self.pathp,
             status_fd: status_w.as_raw_fd(),
+            log_fd: log_fd.unwrap_or(-1),
+            prog: argv.split(|&b| b == b'\t').next().unwrap_or(b""),
+            errno_texts: &self.errno_texts,
+            errno_ends: &self.errno_ends,
         };
         let all = sigset_full();
         let mut old = sigset_empty();
@@ -289,6 +324,14 @@ impl Spawner {
             return Err(SpawnError::Fork(err));
         }
         Ok(Spawned { pid, status: Some(status_r) })
+    }
+
+    /// Prepares the errno texts the child may log.
+    fn build_errno_texts(&mut self) {
+        for e in 0..ERRNO_TEXTS {
+            super::errno_text(e, &mut self.errno_texts);
+            self.errno_ends.push(self.errno_texts.len() as u32);
+        }
     }
 
     /// Fills `args`/`argp` from the TAB-separated list.
@@ -429,6 +472,12 @@ struct Child<'a> {
     argp: *const *mut c_char,
     pathp: &'a [*const c_char],
     status_fd: RawFd,
+    /// Where a failed exec is logged (-1: nowhere).
+    log_fd: RawFd,
+    /// The program, as given (`argv[0]`).
+    prog: &'a [u8],
+    errno_texts: &'a [u8],
+    errno_ends: &'a [u32],
 }
 
 impl Child<'_> {
@@ -475,8 +524,52 @@ impl Child<'_> {
             if denied && matches!(err, libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT) {
                 err = libc::EACCES;
             }
+            self.log_exec_failure(err);
             self.fail(err)
         }
+    }
+
+    /// Writes `error: exec(PROG, ...) failed: ERROR` to the log descriptor
+    /// number, formatted on the stack from texts prepared before the fork.
+    fn log_exec_failure(&self, err: c_int) {
+        if self.log_fd < 0 {
+            return;
+        }
+        let mut buf = [0u8; 1400];
+        let mut n = 0;
+        let mut put = |bytes: &[u8]| {
+            let k = bytes.len().min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&bytes[..k]);
+            n += k;
+        };
+        put(b"error: exec(");
+        put(self.prog);
+        put(b", ...) failed: ");
+        match usize::try_from(err).ok().filter(|&e| e > 0 && e < self.errno_ends.len()) {
+            Some(e) => put(&self.errno_texts[self.errno_ends[e - 1] as usize..self.errno_ends[e] as usize]),
+            None => {
+                put(b"Unknown error ");
+                let mut digits = [0u8; 12];
+                let mut i = digits.len();
+                let mut v = i64::from(err).unsigned_abs();
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                    if v == 0 {
+                        break;
+                    }
+                }
+                if err < 0 {
+                    put(b"-");
+                }
+                put(&digits[i..]);
+            }
+        }
+        put(b"\n");
+        // SAFETY: write is async-signal-safe; `buf` is a local buffer of at
+        // least `n` bytes.
+        unsafe { libc::write(self.log_fd, buf.as_ptr().cast(), n) };
     }
 
     /// Reports `err` on the status pipe and exits with status 3.
@@ -840,7 +933,7 @@ mod tests {
     fn run(sp: &mut Spawner, argv: &[u8], plan: impl FnOnce(RawFd) -> Vec<FdSource>) -> (i32, Vec<u8>, WaitStatus) {
         let (out_r, out_w) = fd::pipe(false).unwrap();
         let plan = plan(out_w.as_raw_fd());
-        let pid = sp.spawn(argv, &plan, true).unwrap_or_else(|e| panic!("spawn: {e:?}")).pid;
+        let pid = sp.spawn(argv, &plan, true, None).unwrap_or_else(|e| panic!("spawn: {e:?}")).pid;
         drop(out_w);
         let out = read_all(&out_r);
         (pid, out, wait(pid))
@@ -933,7 +1026,7 @@ mod tests {
         let mut sp = Spawner::new(&[]);
         // No descriptors at all: the exit status tells.
         let none = sh(r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && exit 1; done; exit 0"#);
-        let pid = sp.spawn(&none, &[], true).unwrap().pid;
+        let pid = sp.spawn(&none, &[], true, None).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(0));
         // Many slots (more than the original's arrays allowed), the same
         // source several times, a trailing closed slot.
@@ -999,7 +1092,7 @@ mod tests {
         ];
         for batch in [false, true] {
             for (argv, want) in cases {
-                let (e, pid) = exec_failure(sp.spawn(argv, &[FdSource::Closed], batch));
+                let (e, pid) = exec_failure(sp.spawn(argv, &[FdSource::Closed], batch, None));
                 assert_eq!(e, want, "{} (batch {batch})", String::from_utf8_lossy(argv));
                 assert!(pid > 0);
                 assert_eq!(wait(pid), WaitStatus::Exited(3));
@@ -1013,12 +1106,39 @@ mod tests {
         let unused = (lim.rlim_cur.min(1 << 20) - 1) as RawFd;
         // SAFETY: F_GETFD takes no pointer.
         assert_eq!(unsafe { libc::fcntl(unused, libc::F_GETFD) }, -1);
-        let (e, pid) = exec_failure(sp.spawn(b"/bin/true", &[FdSource::Fd(unused)], true));
+        let (e, pid) = exec_failure(sp.spawn(b"/bin/true", &[FdSource::Fd(unused)], true, None));
         assert_eq!(e, libc::EBADF);
         assert_eq!(wait(pid), WaitStatus::Exited(3));
         // And a normal spawn still works afterwards.
-        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[], true).unwrap().pid;
+        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[], true, None).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(5));
+    }
+
+    #[test]
+    fn a_failed_exec_is_logged_to_the_log_descriptor_number_of_the_child() {
+        let mut sp = Spawner::new(&[]);
+        for batch in [false, true] {
+            let (r, w) = fd::pipe(false).unwrap();
+            // The log is descriptor 2: in the child that is its own fd 2,
+            // here the pipe.
+            let plan = [FdSource::Closed, FdSource::Closed, FdSource::Fd(w.as_raw_fd())];
+            let (e, pid) = exec_failure(sp.spawn(b"/no/such/prog\targ", &plan, batch, Some(2)));
+            drop(w);
+            assert_eq!(e, libc::ENOENT);
+            assert_eq!(wait(pid), WaitStatus::Exited(3));
+            assert_eq!(
+                String::from_utf8(read_all(&r)).unwrap(),
+                "error: exec(/no/such/prog, ...) failed: No such file or directory\n",
+                "batch {batch}"
+            );
+        }
+        // A log number above the plan is closed in the child: nothing.
+        let (r, w) = fd::pipe(false).unwrap();
+        let raw = w.as_raw_fd();
+        let (_, pid) = exec_failure(sp.spawn(b"/no/such/prog", &[FdSource::Closed], true, Some(raw)));
+        drop(w);
+        assert_eq!(wait(pid), WaitStatus::Exited(3));
+        assert!(read_all(&r).is_empty());
     }
 
     #[test]
