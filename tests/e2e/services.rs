@@ -620,3 +620,32 @@ fn handler_that_clears_its_trigger_and_exits_is_not_restarted() {
         );
     }
 }
+
+/// Issue 16: an exec failure names the program that was spawned, even when
+/// `service.args` changed before the failure was read back. A `PATH` of
+/// thousands of missing directories makes the failing exec search take
+/// milliseconds; both services start in one batch, so the daemon forks and
+/// goes on, and the new arguments arrive while the children still search.
+#[test]
+fn exec_failure_names_the_program_spawned_not_the_current_args() {
+    let long_path: String = (0..14000).map(|i| format!("/nx/{i}")).collect::<Vec<_>>().join(":");
+    let mut cmd = std::process::Command::new(crate::harness::bin());
+    cmd.arg("-i").env("PATH", &long_path);
+    let mut d = Daemon::spawn(crate::harness::clean_fds(&mut cmd));
+    for _ in 0..4 {
+        assert!(d.out.next().starts_with("info\t"));
+    }
+    for name in ["x", "y"] {
+        d.cmd(&format!("service.args\t{name}\tnosuchprog"));
+        d.cmd(&format!("service.fds\t{name}\tnull\tnull\tstderr"));
+    }
+    d.send_raw(b"service.start\tx\nservice.start\ty\n");
+    d.wait_state("x", "up");
+    d.send("service.args\tx\t/bin/true");
+    let error = d.out.wait_for("x's exec error", |l| l.starts_with("error\tservice x: exec "));
+    assert_eq!(error, "error\tservice x: exec \"nosuchprog\" failed: No such file or directory");
+    d.wait_state("x", "down");
+    // The child logs it itself, through its own descriptor 2 (here the
+    // daemon's stderr), naming what it tried to execute.
+    d.log.wait_for("the child's log line", |l| l == "error: exec(nosuchprog, ...) failed: No such file or directory");
+}
