@@ -28,7 +28,9 @@ use crate::error::Outcome;
 use crate::ids::{ConnId, FdId};
 use crate::options::Options;
 use crate::proto::{ExitReason, Name, Signal};
-use crate::supervisor::{Action, ActionResult, ConnKind, Errno, FdKind, FdSource, Step, Supervisor, Written};
+use crate::supervisor::{
+    Action, ActionResult, ChildStep, ConnKind, Errno, FdKind, FdSource, ProcessSettings, Step, Supervisor, Written,
+};
 use crate::time::Time;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -57,11 +59,47 @@ pub enum SimFd {
 pub struct SimProcess {
     /// Its TAB-separated argument list (empty for an aborting stand-in).
     pub argv: Vec<u8>,
+    /// Its environment changes, as a `service.env` line's entries.
+    pub env: Vec<u8>,
+    /// Its working directory, if set.
+    pub cwd: Option<Vec<u8>>,
+    /// Its user and group ids, if set.
+    pub user: Option<(u32, u32)>,
+    /// Its limits, as a `service.rlimit` line's entries.
+    pub rlimits: Vec<u8>,
+    /// Its umask, if set.
+    pub umask: Option<u16>,
     /// Its descriptors 0..N: the pretend descriptor each got, `None` for
     /// closed slots and for its control connection.
     pub fds: Vec<Option<u32>>,
     /// Its control connection, if its descriptor list asked for one.
     pub control: Option<ConnId>,
+}
+
+impl SimProcess {
+    fn empty() -> SimProcess {
+        SimProcess {
+            argv: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            user: None,
+            rlimits: Vec::new(),
+            umask: None,
+            fds: Vec::new(),
+            control: None,
+        }
+    }
+
+    fn with_settings(p: &ProcessSettings<'_>) -> SimProcess {
+        SimProcess {
+            env: p.env.raw().to_vec(),
+            cwd: p.cwd.map(<[u8]>::to_vec),
+            user: p.user.map(|u| (u.uid, u.gid)),
+            rlimits: p.rlimits.raw().to_vec(),
+            umask: p.umask.map(|m| m.bits()),
+            ..SimProcess::empty()
+        }
+    }
 }
 
 /// The simulated world. See the module documentation.
@@ -81,7 +119,7 @@ pub struct Sim {
     /// Connections whose writes would block.
     blocked: Vec<ConnId>,
     fail_paths: HashMap<Vec<u8>, Errno>,
-    fail_programs: HashMap<Vec<u8>, Errno>,
+    fail_programs: HashMap<Vec<u8>, (ChildStep, Errno)>,
     fail_fork: Option<Errno>,
     fail_pipe: Option<Errno>,
     fail_kill: Option<Errno>,
@@ -210,7 +248,13 @@ impl Sim {
 
     /// Executing `program` (`argv[0]`) fails with `errno`.
     pub fn fail_exec(&mut self, program: &str, errno: i32) {
-        self.fail_programs.insert(program.as_bytes().to_vec(), Errno(errno));
+        self.fail_child(program, ChildStep::Exec, errno);
+    }
+
+    /// Starting `program` (`argv[0]`) fails at `step` of the child's
+    /// set-up with `errno`.
+    pub fn fail_child(&mut self, program: &str, step: ChildStep, errno: i32) {
+        self.fail_programs.insert(program.as_bytes().to_vec(), (step, Errno(errno)));
     }
 
     /// Creating processes fails with `errno` until cleared.
@@ -449,7 +493,7 @@ impl Sim {
                     (req, failed(Step::Kill, Errno(3)))
                 }
             }
-            OwnedAction::Spawn { req, argv, fds, control } => {
+            OwnedAction::Spawn { req, argv, fds, control, process } => {
                 if let Some(e) = self.fail_fork {
                     if let Some(c) = control {
                         self.written.remove(&c);
@@ -469,9 +513,9 @@ impl Sim {
                 if let Some(c) = control {
                     self.written.entry(c).or_default();
                 }
-                self.live.insert(pid, SimProcess { argv, fds: plan, control });
+                self.live.insert(pid, SimProcess { argv, fds: plan, control, ..process });
                 match self.fail_programs.get(&prog) {
-                    Some(&e) => (req, ActionResult::ExecFailed { pid, errno: e }),
+                    Some(&(step, errno)) => (req, ActionResult::ChildFailed { pid, step, errno }),
                     None => (req, ActionResult::Spawned { pid }),
                 }
             }
@@ -480,7 +524,7 @@ impl Sim {
                 None => {
                     let pid = self.next_pid;
                     self.next_pid += 1;
-                    self.live.insert(pid, SimProcess { argv: Vec::new(), fds: Vec::new(), control: None });
+                    self.live.insert(pid, SimProcess::empty());
                     (req, ActionResult::Spawned { pid })
                 }
             },
@@ -514,7 +558,13 @@ enum OwnedAction {
     Unlisten { req: crate::ids::RequestId, fd: FdId },
     Chdir { req: crate::ids::RequestId, path: Vec<u8> },
     Kill { req: crate::ids::RequestId, pid: i32, signal: Signal, group: bool },
-    Spawn { req: crate::ids::RequestId, argv: Vec<u8>, fds: Vec<FdSource>, control: Option<ConnId> },
+    Spawn {
+        req: crate::ids::RequestId,
+        argv: Vec<u8>,
+        fds: Vec<FdSource>,
+        control: Option<ConnId>,
+        process: SimProcess,
+    },
     SpawnAborting { req: crate::ids::RequestId },
     Close { fd: FdId },
     CloseConnection { conn: ConnId },
@@ -537,6 +587,7 @@ impl From<Action<'_>> for OwnedAction {
                 argv: s.argv.to_vec(),
                 fds: s.fds.to_vec(),
                 control: s.control.map(|c| c.conn),
+                process: SimProcess::with_settings(&s.process),
             },
             Action::SpawnAborting { req } => OwnedAction::SpawnAborting { req },
             Action::Close { fd } => OwnedAction::Close { fd },

@@ -1,6 +1,7 @@
 //! With pools set, the steady-state loop (commands, spawns, exits, events)
 //! makes no heap allocation: a counting global allocator watches a warmed-up
-//! reactor run start → up → down cycles of a real `/bin/true` service.
+//! reactor run start → up → down cycles of a real `/bin/true` service with
+//! process settings (environment, directory, umask, limits).
 
 use daemonproxy_core::{ConnId, Options, Reactor};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -79,6 +80,9 @@ fn steady_state_does_not_allocate() {
     let me = r.attach();
     let mut events = Vec::with_capacity(64 * 1024);
     r.send(me, b"service.args\tt\t/bin/true\nfd.pipe\tr\tw\nservice.fds\tt\tnull\tw\tnull\n");
+    // Process settings are prepared for every start, in reused buffers too.
+    r.send(me, b"service.env\tt\tA=1\t-HOME\nservice.cwd\tt\t/\nservice.umask\tt\t022\n");
+    r.send(me, b"service.rlimit\tt\tnofile=256:512\n");
     // Warm up: buffers, scratch lists and the pid index reach their sizes.
     for _ in 0..20 {
         cycle(&mut r, me, &mut events);

@@ -15,3 +15,4 @@ mod handles;
 mod logging;
 mod pid1;
 mod services;
+mod settings;

@@ -10,11 +10,11 @@
 use super::conn_io::ConnIo;
 use super::fds::FdTable;
 use crate::ids::ConnId;
-use crate::proto::{ExitReason, Signal};
-use crate::supervisor::{ActionResult, Errno, FdSource, Spawn, Step};
+use crate::proto::{ExitReason, Limit, Resource, Signal};
+use crate::supervisor::{ActionResult, ChildStep, Errno, FdSource, ProcessSettings, Spawn, Step};
 use crate::sys;
 use crate::sys::reap::WaitStatus;
-use crate::sys::spawn::{exec_status, SpawnError, Spawned, Spawner};
+use crate::sys::spawn::{exec_status, ChildSetup, FailedStep, SpawnError, Spawned, Spawner};
 use crate::time::Time;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -32,6 +32,9 @@ pub(crate) struct Children {
     check_at: Option<Time>,
     /// The plan in descriptor numbers (reused).
     plan: Vec<sys::spawn::FdSource>,
+    /// Limits and groups in the system's terms (reused).
+    rlimits: Vec<(i32, u64, u64)>,
+    groups: Vec<u32>,
 }
 
 impl Children {
@@ -41,7 +44,14 @@ impl Children {
     pub fn new(reset: &[i32], no_alloc: bool) -> Children {
         let spawner = Spawner::new(reset);
         let spawner = if no_alloc { spawner.always_fork() } else { spawner };
-        Children { spawner, execs: Vec::new(), check_at: None, plan: Vec::new() }
+        Children {
+            spawner,
+            execs: Vec::new(),
+            check_at: None,
+            plan: Vec::new(),
+            rlimits: Vec::new(),
+            groups: Vec::new(),
+        }
     }
 
     /// Starts a child as `spawn` asks. A control connection is created
@@ -69,7 +79,8 @@ impl Children {
             });
         }
         let log_fd = spawn.log_to.and_then(|id| fds.raw(id));
-        let result = match self.spawner.spawn(spawn.argv, &self.plan, spawn.batch, log_fd) {
+        let setup = setup(&mut self.rlimits, &mut self.groups, &spawn.process);
+        let result = match self.spawner.spawn(spawn.argv, &self.plan, (spawn.batch, log_fd), &setup) {
             Ok(Spawned { pid, status }) => {
                 if let Some(fd) = status {
                     self.execs.push((pid, fd));
@@ -77,7 +88,9 @@ impl Children {
                 }
                 ActionResult::Spawned { pid }
             }
-            Err(SpawnError::Exec(errno, pid)) => ActionResult::ExecFailed { pid, errno: Errno(errno) },
+            Err(SpawnError::Exec(errno, pid)) => {
+                ActionResult::ChildFailed { pid, step: ChildStep::Exec, errno: Errno(errno) }
+            }
             Err(SpawnError::Fork(errno)) => {
                 return (ActionResult::Failed { step: Step::Fork, errno: Errno(errno) }, None)
             }
@@ -113,8 +126,8 @@ impl Children {
     }
 
     /// Looks at the pending exec statuses (`only`: just this pid, at its
-    /// reaping); calls `failed` for each exec that failed.
-    pub fn check_execs(&mut self, only: Option<i32>, now: Time, mut failed: impl FnMut(i32, Errno)) {
+    /// reaping); calls `failed` for each child whose set-up failed.
+    pub fn check_execs(&mut self, only: Option<i32>, now: Time, mut failed: impl FnMut(i32, ChildStep, Errno)) {
         let mut i = 0;
         while i < self.execs.len() {
             let (pid, ref fd) = self.execs[i];
@@ -126,8 +139,8 @@ impl Children {
                 None => i += 1,
                 Some(result) => {
                     self.execs.swap_remove(i);
-                    if let Err(errno) = result {
-                        failed(pid, Errno(errno));
+                    if let Err((step, errno)) = result {
+                        failed(pid, child_step(step), Errno(errno));
                     }
                 }
             }
@@ -140,6 +153,63 @@ impl Children {
     /// Whether some exec status is pending.
     pub fn execs_pending(&self) -> bool {
         !self.execs.is_empty()
+    }
+}
+
+/// The process settings in the system's terms (in reused lists).
+fn setup<'a>(
+    rlimits: &'a mut Vec<(i32, u64, u64)>,
+    groups: &'a mut Vec<u32>,
+    p: &ProcessSettings<'a>,
+) -> ChildSetup<'a> {
+    rlimits.clear();
+    rlimits.extend(p.rlimits.iter().map(|l| {
+        let v = |l: Limit| match l {
+            Limit::Finite(n) => n,
+            Limit::Unlimited => u64::MAX,
+        };
+        (rlimit_number(l.resource), v(l.soft), v(l.hard))
+    }));
+    groups.clear();
+    if let Some(u) = p.user {
+        groups.extend(u.groups.iter());
+    }
+    ChildSetup {
+        env: p.env.raw(),
+        cwd: p.cwd,
+        ids: p.user.map(|u| (u.uid, u.gid, &groups[..])),
+        rlimits,
+        umask: p.umask.map(|m| u32::from(m.bits())),
+    }
+}
+
+/// The `RLIMIT_*` number of a resource.
+fn rlimit_number(r: Resource) -> i32 {
+    (match r {
+        Resource::As => libc::RLIMIT_AS,
+        Resource::Core => libc::RLIMIT_CORE,
+        Resource::Cpu => libc::RLIMIT_CPU,
+        Resource::Data => libc::RLIMIT_DATA,
+        Resource::Fsize => libc::RLIMIT_FSIZE,
+        Resource::Memlock => libc::RLIMIT_MEMLOCK,
+        Resource::Nofile => libc::RLIMIT_NOFILE,
+        Resource::Nproc => libc::RLIMIT_NPROC,
+        Resource::Stack => libc::RLIMIT_STACK,
+    }) as i32
+}
+
+/// A failed step as the supervisor names it.
+fn child_step(step: FailedStep) -> ChildStep {
+    match step {
+        FailedStep::Descriptors => ChildStep::Descriptors,
+        FailedStep::Rlimit(n) => {
+            Resource::ALL.iter().copied().find(|&r| rlimit_number(r) == n).map_or(ChildStep::Exec, ChildStep::Rlimit)
+        }
+        FailedStep::Chdir => ChildStep::Chdir,
+        FailedStep::Setgroups => ChildStep::Setgroups,
+        FailedStep::Setgid => ChildStep::Setgid,
+        FailedStep::Setuid => ChildStep::Setuid,
+        FailedStep::Exec => ChildStep::Exec,
     }
 }
 

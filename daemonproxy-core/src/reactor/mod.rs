@@ -475,7 +475,7 @@ impl Reactor {
         while let Some((pid, how)) = children::reap() {
             if self.children.execs_pending() {
                 let sup = &mut self.sup;
-                self.children.check_execs(Some(pid), now, |p, e| sup.handle_exec_failed(p, e, now));
+                self.children.check_execs(Some(pid), now, |p, step, e| sup.handle_child_failed(p, step, e, now));
             }
             self.sup.handle_exit(pid, how, now);
             reaped = true;
@@ -494,7 +494,7 @@ impl Reactor {
         }
         if self.children.deadline().is_some_and(|t| t <= now) {
             let sup = &mut self.sup;
-            self.children.check_execs(None, now, |p, e| sup.handle_exec_failed(p, e, now));
+            self.children.check_execs(None, now, |p, step, e| sup.handle_child_failed(p, step, e, now));
         }
         self.drain(now);
     }

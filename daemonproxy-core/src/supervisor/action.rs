@@ -7,7 +7,9 @@
 //! answer (closing a descriptor, arming exec-on-exit).
 
 use crate::ids::{ConnId, FdId, RequestId};
-use daemonproxy_proto::{Domain, OpenFlags, PipeFlags, Signal, SockType, SocketAddr, SocketFlags};
+use daemonproxy_proto::{
+    Domain, EnvList, OpenFlags, PipeFlags, Resource, Rlimits, Signal, SockType, SocketAddr, SocketFlags, Umask, UserIds,
+};
 use std::fmt;
 
 /// An operating-system error number (`errno`), as results carry it.
@@ -86,12 +88,14 @@ pub enum ActionResult {
         /// Its pid.
         pid: i32,
     },
-    /// A child was started, but its program could not be executed: it
-    /// exits with status 3 (spawn).
-    ExecFailed {
+    /// A child was started, but a step of its set-up (usually the exec of
+    /// its program) failed: it exits with status 3 (spawn).
+    ChildFailed {
         /// Its pid.
         pid: i32,
-        /// Why exec failed.
+        /// The step.
+        step: ChildStep,
+        /// Why.
         errno: Errno,
     },
     /// The action failed at `step`.
@@ -101,6 +105,52 @@ pub enum ActionResult {
         /// Why.
         errno: Errno,
     },
+}
+
+/// A step of a child's set-up between fork and exec.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[non_exhaustive]
+pub enum ChildStep {
+    /// Installing its descriptors.
+    Descriptors,
+    /// Setting a resource limit.
+    Rlimit(Resource),
+    /// Changing to its working directory.
+    Chdir,
+    /// Setting its supplementary groups.
+    Setgroups,
+    /// Setting its group id.
+    Setgid,
+    /// Setting its user id.
+    Setuid,
+    /// Executing its program.
+    Exec,
+}
+
+/// How a child's process is set up besides its descriptors (each unset
+/// value: as the daemon's). A driver applies them in the child in this
+/// order, after the descriptors: umask, resource limits, working
+/// directory, supplementary groups, group id, user id; then it executes
+/// the program with the environment changes (searching the `PATH` the
+/// changes set, if any), and reports a failing step.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ProcessSettings<'a> {
+    /// Changes to the inherited environment.
+    pub env: EnvList<'a>,
+    /// The working directory.
+    pub cwd: Option<&'a [u8]>,
+    /// The credentials.
+    pub user: Option<UserIds<'a>>,
+    /// Resource limits.
+    pub rlimits: Rlimits<'a>,
+    /// The file-creation mask.
+    pub umask: Option<Umask>,
+}
+
+impl ProcessSettings<'_> {
+    /// Nothing changed.
+    pub const NONE: ProcessSettings<'static> =
+        ProcessSettings { env: EnvList::NONE, cwd: None, user: None, rlimits: Rlimits::NONE, umask: None };
 }
 
 /// Where descriptor *i* of a child comes from.
@@ -132,7 +182,7 @@ pub struct ControlLink {
 /// A child to start.
 #[derive(Clone, Copy, Debug)]
 pub struct Spawn<'a> {
-    /// Answer with [`ActionResult::Spawned`], [`ActionResult::ExecFailed`],
+    /// Answer with [`ActionResult::Spawned`], [`ActionResult::ChildFailed`],
     /// or `Failed` at [`Step::Socketpair`] or [`Step::Fork`] (nothing
     /// started: the supervisor retries later).
     pub req: RequestId,
@@ -150,6 +200,8 @@ pub struct Spawn<'a> {
     /// descriptors are in place, as the original does (usually the
     /// service's descriptor 2). `None`: not logged.
     pub log_to: Option<FdId>,
+    /// How its process is set up.
+    pub process: ProcessSettings<'a>,
 }
 
 /// Something the supervisor asks its driver to do.

@@ -90,6 +90,21 @@ impl Supervisor {
             Command::Terminate { code, guard } => self.terminate(code, guard),
             Command::TerminateGuard { set, code } => self.terminate_guard_cmd(set, code),
             Command::TerminateExecArgs { args } => self.terminate_exec_args(args),
+            Command::ServiceEnv { name, env } => self.process_setting(name, Setting::Env, Some(env.raw()), now),
+            Command::ServiceCwd { name, path } => self.process_setting(name, Setting::Cwd, path, now),
+            Command::ServiceUser { name, user } => {
+                // Stored in its canonical form.
+                let text = user.map(|u| {
+                    let mut v = Vec::new();
+                    u.write_to(&mut v);
+                    v
+                });
+                self.process_setting(name, Setting::User, text.as_deref(), now)
+            }
+            Command::ServiceRlimit { name, limits } => {
+                self.process_setting(name, Setting::Rlimit, Some(limits.raw()), now)
+            }
+            Command::ServiceUmask { name, umask } => self.service_umask(name, umask, now),
             _ => self.fail("command not supported yet"),
         }
     }

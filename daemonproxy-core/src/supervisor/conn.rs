@@ -22,9 +22,10 @@ pub const OUT_CAPACITY: usize = 64 * 1024;
 /// A command (and each statedump step) runs only with this much room free.
 pub const STEP_ROOM: usize = 1024;
 
-/// Room a statedump step waits for: one service is five lines, each at
-/// most a little longer than a command line.
-pub const DUMP_STEP_ROOM: usize = 6 * 1024;
+/// Room a statedump step waits for: one service is at most ten lines
+/// (five, and five process settings), each at most a little longer than a
+/// command line.
+pub const DUMP_STEP_ROOM: usize = 11 * 1024;
 
 /// Input buffer size; a full buffer stops reading (§3.9).
 pub const IN_CAPACITY: usize = 4 * 1024;

@@ -3,7 +3,7 @@
 
 use super::conn::Dump;
 use super::service::Setting;
-use super::services::encode_setting;
+use super::services::{encode_process_settings, encode_setting};
 use super::Supervisor;
 use crate::ids::ConnId;
 use crate::time::Time;
@@ -56,7 +56,8 @@ impl Supervisor {
         }
     }
 
-    /// Sends a service's five statedump lines in one piece.
+    /// Sends a service's statedump lines in one piece (five, plus one per
+    /// process setting that is set).
     fn emit_service(&mut self, id: ConnId, key: usize, now: Time) {
         let Some(s) = self.services.get(key) else { return };
         let name = s.name.name();
@@ -65,6 +66,7 @@ impl Supervisor {
         for which in [Setting::Tags, Setting::Args, Setting::Fds, Setting::Triggers] {
             encode_setting(s, name, which, &mut self.scratch);
         }
+        encode_process_settings(s, name, &mut self.scratch);
         self.deliver(Some(id), now);
     }
 }

@@ -65,7 +65,9 @@ mod services;
 mod signals;
 mod terminate;
 
-pub use action::{Action, ActionResult, ControlLink, Errno, FdKind, FdSource, Spawn, Step, Written};
+pub use action::{
+    Action, ActionResult, ChildStep, ControlLink, Errno, FdKind, FdSource, ProcessSettings, Spawn, Step, Written,
+};
 pub use conn::ConnKind;
 pub use signals::RECORDED_SIGNALS;
 
@@ -321,11 +323,12 @@ impl Supervisor {
         self.reaped(pid, how, now);
     }
 
-    /// The exec of a child failed (reported by the driver after the spawn,
-    /// before the child's exit): broadcast as an `error` event (§0 item 5).
-    pub fn handle_exec_failed(&mut self, pid: i32, errno: Errno, now: Time) {
+    /// A step of a child's set-up failed, usually the exec of its program
+    /// (reported by the driver after the spawn, before the child's exit):
+    /// broadcast as an `error` event (§0 item 5).
+    pub fn handle_child_failed(&mut self, pid: i32, step: ChildStep, errno: Errno, now: Time) {
         if let Some(&key) = self.pids.get(&pid) {
-            self.report_exec_failure(key, errno, now);
+            self.report_child_failure(key, step, errno, now);
         }
     }
 

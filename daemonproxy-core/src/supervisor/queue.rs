@@ -8,10 +8,10 @@
 //! memory. A command whose outcome depends on an action leaves a
 //! [`Pending`] continuation, found again by the action's request id.
 
-use super::action::{Action, ControlLink, FdSource, Spawn};
+use super::action::{Action, ControlLink, FdSource, ProcessSettings, Spawn};
 use super::registry::NameBuf;
 use crate::ids::{ConnId, FdId, RequestId};
-use daemonproxy_proto::{OpenFlags, PipeFlags, Signal, SocketAddr, SocketFlags};
+use daemonproxy_proto::{EnvList, OpenFlags, PipeFlags, Rlimits, Signal, SocketAddr, SocketFlags, Umask, UserIds};
 use std::collections::VecDeque;
 use std::ops::Range;
 
@@ -107,6 +107,16 @@ impl Pending {
     }
 }
 
+/// A child's process settings as recorded (texts in the arena).
+#[derive(Clone, Debug)]
+struct ProcessRanges {
+    env: Range<usize>,
+    cwd: Option<Range<usize>>,
+    user: Option<Range<usize>>,
+    rlimits: Range<usize>,
+    umask: Option<Umask>,
+}
+
 /// An action as recorded (variable parts in the arena).
 #[derive(Clone, Debug)]
 enum Item {
@@ -150,6 +160,7 @@ enum Item {
         control: Option<ControlLink>,
         batch: bool,
         log_to: Option<FdId>,
+        process: ProcessRanges,
     },
     SpawnAborting {
         req: RequestId,
@@ -166,6 +177,19 @@ enum Item {
     ExecOnExit {
         args: Range<usize>,
     },
+}
+
+/// A start just queued, to complete with its other parts.
+pub struct SpawnItem<'a>(&'a mut Queue);
+
+impl SpawnItem<'_> {
+    /// Its control connection, whether more starts follow, and where a
+    /// failed exec is logged.
+    pub fn with(self, control: Option<ControlLink>, batch: bool, log_to: Option<FdId>) {
+        if let Some(Item::Spawn { control: c, batch: b, log_to: l, .. }) = self.0.items.back_mut() {
+            (*c, *b, *l) = (control, batch, log_to);
+        }
+    }
 }
 
 /// The queue of actions and the table of pending continuations.
@@ -266,21 +290,33 @@ impl Queue {
         self.items.push_back(Item::Kill { req, pid, signal, group });
     }
 
-    /// A start (`log_to`, `batch`: see [`Spawn`]).
+    /// A start (`log_to`, `batch`, `process`: see [`Spawn`]); complete it
+    /// with [`SpawnItem::with`].
     pub fn spawn(
         &mut self,
         argv: &[u8],
         fds: &[FdSource],
-        control: Option<ControlLink>,
-        (batch, log_to): (bool, Option<FdId>),
+        process: &ProcessSettings<'_>,
         then: Pending,
-    ) {
+    ) -> SpawnItem<'_> {
         let argv = self.store(argv);
         let start = self.plans.len();
         self.plans.extend_from_slice(fds);
         let fds = start..self.plans.len();
+        let process = ProcessRanges {
+            env: self.store(process.env.raw()),
+            cwd: process.cwd.map(|c| self.store(c)),
+            user: process.user.map(|u| {
+                let start = self.bytes.len();
+                u.write_to(&mut self.bytes);
+                start..self.bytes.len()
+            }),
+            rlimits: self.store(process.rlimits.raw()),
+            umask: process.umask,
+        };
         let req = self.request(then);
-        self.items.push_back(Item::Spawn { req, argv, fds, control, batch, log_to });
+        self.items.push_back(Item::Spawn { req, argv, fds, control: None, batch: false, log_to: None, process });
+        SpawnItem(self)
     }
 
     /// A start that aborts at once.
@@ -331,9 +367,22 @@ impl Queue {
             Item::Unlisten { req, fd, path } => Action::Unlisten { req, fd, path: b(&path) },
             Item::Chdir { req, path } => Action::Chdir { req, path: b(&path) },
             Item::Kill { req, pid, signal, group } => Action::Kill { req, pid, signal, group },
-            Item::Spawn { req, argv, fds, control, batch, log_to } => {
-                Action::Spawn(Spawn { req, argv: b(&argv), fds: &self.plans[fds], control, batch, log_to })
-            }
+            Item::Spawn { req, argv, fds, control, batch, log_to, process } => Action::Spawn(Spawn {
+                req,
+                argv: b(&argv),
+                fds: &self.plans[fds],
+                control,
+                batch,
+                log_to,
+                // Stored settings were validated when they were set.
+                process: ProcessSettings {
+                    env: EnvList::new(b(&process.env)).unwrap_or(EnvList::NONE),
+                    cwd: process.cwd.map(|r| b(&r)),
+                    user: process.user.and_then(|r| UserIds::parse(b(&r)).ok()),
+                    rlimits: Rlimits::new(b(&process.rlimits)).unwrap_or(Rlimits::NONE),
+                    umask: process.umask,
+                },
+            }),
             Item::SpawnAborting { req } => Action::SpawnAborting { req },
             Item::Close { fd } => Action::Close { fd },
             Item::CloseConnection { conn } => Action::CloseConnection { conn },

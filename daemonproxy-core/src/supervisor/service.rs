@@ -2,7 +2,9 @@
 
 use super::registry::NameBuf;
 use crate::time::Time;
-use daemonproxy_proto::{ExitReason, FdList, ServiceState, Signal, Trigger, Triggers};
+use daemonproxy_proto::{
+    EnvList, ExitReason, FdList, Rlimits, ServiceState, Signal, Trigger, Triggers, Umask, UserIds,
+};
 
 /// What a service is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,29 +46,66 @@ pub enum Setting {
     Fds,
     /// `service.auto_up` triggers
     Triggers,
+    /// `service.env`
+    Env,
+    /// `service.cwd`
+    Cwd,
+    /// `service.user` (stored as `UID\tGID[\tGROUPS]`)
+    User,
+    /// `service.rlimit`
+    Rlimit,
 }
 
 impl Setting {
+    /// Bytes of the key a setting takes in a pool object, as the
+    /// original's `args=...` records do (the extensions count the same way).
     fn key_len(self) -> usize {
         match self {
-            Setting::Args | Setting::Tags => 4,
-            Setting::Fds => 3,
+            Setting::Args | Setting::Tags | Setting::User => 4,
+            Setting::Fds | Setting::Env | Setting::Cwd => 3,
             Setting::Triggers => 8,
+            Setting::Rlimit => 6,
         }
     }
 
     /// Every setting, in slot order.
-    const ALL: [Setting; 4] = [Setting::Args, Setting::Tags, Setting::Fds, Setting::Triggers];
+    const ALL: [Setting; 8] = [
+        Setting::Args,
+        Setting::Tags,
+        Setting::Fds,
+        Setting::Triggers,
+        Setting::Env,
+        Setting::Cwd,
+        Setting::User,
+        Setting::Rlimit,
+    ];
 
     fn slot(self) -> usize {
         self as usize
     }
+
+    /// The error of a value that does not fit the service's pool object.
+    pub fn full_error(self) -> &'static str {
+        match self {
+            Setting::Args => "unable to set argv",
+            Setting::Tags => "unable to set tags",
+            Setting::Fds => "unable to set file descriptors",
+            Setting::Triggers => "unable to set auto_up triggers",
+            Setting::Env => "unable to set environment",
+            Setting::Cwd => "unable to set working directory",
+            Setting::User => "unable to set user",
+            Setting::Rlimit => "unable to set resource limits",
+        }
+    }
 }
 
-/// Slot of the program of the last start, after the settings.
-const PROGRAM: usize = 4;
+/// Slots of what the last start used, after the settings: an error
+/// reported later describes that start, whatever the settings are by then.
+const PROGRAM: usize = 8;
+const STARTED_CWD: usize = 9;
+const STARTED_USER: usize = 10;
 /// Number of slots.
-const SLOTS: usize = 5;
+const SLOTS: usize = 11;
 
 /// A service's variable-length values packed in one buffer: one
 /// allocation per service instead of one per value, and none at all when
@@ -74,11 +113,12 @@ const SLOTS: usize = 5;
 #[derive(Debug, Default)]
 struct Packed {
     data: Vec<u8>,
-    /// Where each slot ends in `data` (slot *i* starts where *i-1* ends).
-    ends: [u32; SLOTS],
+    /// Where each slot ends in `data` (slot *i* starts where *i-1* ends;
+    /// each value is at most a command line, so all fit 16 bits).
+    ends: [u16; SLOTS],
     /// Slots explicitly set (only `service.fds` has a default that differs
     /// from an empty value).
-    present: u8,
+    present: u16,
 }
 
 impl Packed {
@@ -105,7 +145,7 @@ impl Packed {
         }
         let delta = new as i64 - r.len() as i64;
         for end in &mut self.ends[slot..] {
-            *end = (i64::from(*end) + delta) as u32;
+            *end = (i64::from(*end) + delta) as u16;
         }
         match value {
             Some(_) => self.present |= 1 << slot,
@@ -124,6 +164,8 @@ pub struct Service {
     pub interval: u32,
     /// A start was asked of the driver and its result is not in yet.
     pub spawning: bool,
+    /// `service.umask`.
+    pub umask: Option<Umask>,
     /// Current state.
     pub state: State,
 }
@@ -131,7 +173,7 @@ pub struct Service {
 impl Service {
     /// A new service: down, no arguments, default descriptors, no triggers.
     pub fn new(name: NameBuf) -> Service {
-        Service { name, values: Packed::default(), interval: 0, spawning: false, state: State::Down(None) }
+        Service { name, values: Packed::default(), interval: 0, spawning: false, umask: None, state: State::Down(None) }
     }
 
     /// The argument list (TAB-separated).
@@ -158,6 +200,38 @@ impl Service {
         Triggers::new(self.values.get(Setting::Triggers.slot()).unwrap_or(b"")).unwrap_or(Triggers::NONE)
     }
 
+    /// The environment changes.
+    pub fn env(&self) -> EnvList<'_> {
+        EnvList::new(self.values.get(Setting::Env.slot()).unwrap_or(b"")).unwrap_or(EnvList::NONE)
+    }
+
+    /// The working directory, if set.
+    pub fn cwd(&self) -> Option<&[u8]> {
+        self.values.get(Setting::Cwd.slot())
+    }
+
+    /// The credentials, if set.
+    pub fn user(&self) -> Option<UserIds<'_>> {
+        UserIds::parse(self.values.get(Setting::User.slot())?).ok()
+    }
+
+    /// The resource limits.
+    pub fn rlimits(&self) -> Rlimits<'_> {
+        Rlimits::new(self.values.get(Setting::Rlimit.slot()).unwrap_or(b"")).unwrap_or(Rlimits::NONE)
+    }
+
+    /// Whether a setting holds a value.
+    pub fn is_set(&self, which: Setting) -> bool {
+        self.values.get(which.slot()).is_some()
+    }
+
+    /// Whether any process setting (environment, directory, credentials,
+    /// limits, umask) is set.
+    pub fn has_process_settings(&self) -> bool {
+        [Setting::Env, Setting::Cwd, Setting::User, Setting::Rlimit].iter().any(|s| self.values.get(s.slot()).is_some())
+            || self.umask.is_some()
+    }
+
     /// The program (`argv[0]`) of the last start, as spawned: an exec
     /// failure reported later names it, whatever `service.args` says by
     /// then.
@@ -165,21 +239,49 @@ impl Service {
         self.values.get(PROGRAM).unwrap_or(b"")
     }
 
-    /// Remembers the program of a start (the first argument).
-    pub fn note_program(&mut self) {
-        let r = self.values.range(Setting::Args.slot());
-        let end = self.values.data[r.clone()].iter().position(|&b| b == b'\t').map_or(r.end, |i| r.start + i);
-        // Copied out first: the slot it goes to is in the same buffer.
-        let mut prog = [0u8; daemonproxy_proto::MAX_LINE];
-        let n = (end - r.start).min(prog.len());
-        prog[..n].copy_from_slice(&self.values.data[r.start..r.start + n]);
-        self.values.set(PROGRAM, Some(&prog[..n]));
+    /// The working directory of the last start.
+    pub fn started_cwd(&self) -> &[u8] {
+        self.values.get(STARTED_CWD).unwrap_or(b"")
+    }
+
+    /// The credentials of the last start.
+    pub fn started_user(&self) -> Option<UserIds<'_>> {
+        UserIds::parse(self.values.get(STARTED_USER)?).ok()
+    }
+
+    /// Remembers what a start uses (program, directory, credentials), for
+    /// the reports of its failures.
+    pub fn note_start(&mut self) {
+        let args = self.values.range(Setting::Args.slot());
+        let tab = self.values.data[args.clone()].iter().position(|&b| b == b'\t');
+        self.copy_slot(args.start..tab.map_or(args.end, |i| args.start + i), PROGRAM);
+        for (from, to) in [(Setting::Cwd.slot(), STARTED_CWD), (Setting::User.slot(), STARTED_USER)] {
+            if self.values.get(from).is_some() {
+                self.copy_slot(self.values.range(from), to);
+            } else {
+                self.values.set(to, None);
+            }
+        }
+    }
+
+    /// Copies bytes of the buffer into slot `to` (through the stack: both
+    /// are in the same buffer).
+    fn copy_slot(&mut self, from: std::ops::Range<usize>, to: usize) {
+        let mut tmp = [0u8; daemonproxy_proto::MAX_LINE];
+        let n = from.len().min(tmp.len());
+        tmp[..n].copy_from_slice(&self.values.data[from.start..from.start + n]);
+        self.values.set(to, Some(&tmp[..n]));
     }
 
     /// The value of a setting that counts against the pool budget.
     fn counted(&self, which: Setting) -> Option<usize> {
         let v = self.values.get(which.slot())?;
         (which == Setting::Fds || !v.is_empty()).then_some(v.len())
+    }
+
+    /// Stores a process setting's value (`None` clears it).
+    pub fn set_value(&mut self, which: Setting, value: Option<&[u8]>) {
+        self.values.set(which.slot(), value.filter(|v| !v.is_empty() || which == Setting::Cwd));
     }
 
     /// Pool budget used with `which` replaced by a value of `len` bytes
@@ -253,7 +355,7 @@ mod tests {
         s.set(Setting::Fds, b"");
         s.set(Setting::Triggers, b"always");
         assert_eq!((s.args(), s.tags(), s.fds().raw()), (&b"/bin/prog\t-x"[..], &b"t1\tt2"[..], &b""[..]));
-        s.note_program();
+        s.note_start();
         s.set(Setting::Args, b"other");
         assert_eq!((s.program(), s.args(), s.tags()), (&b"/bin/prog"[..], &b"other"[..], &b"t1\tt2"[..]));
         assert_eq!(s.triggers().raw(), b"always");

@@ -2,7 +2,7 @@
 //! (§9.2, §9.3), reaping (§9.4), automatic restarts (§9.5), retries
 //! (§9.6), signalling and deleting (§9.7).
 
-use super::action::{ActionResult, ControlLink, Errno, FdSource, Step};
+use super::action::{ActionResult, ChildStep, ControlLink, Errno, FdSource, ProcessSettings, Step};
 use super::conn::{Conn, ConnKind};
 use super::log::{log, Lossy};
 use super::queue::{Issuer, Pending};
@@ -11,7 +11,9 @@ use super::service::{Exited, Service, Setting, State};
 use super::{is_start_at, Failed, Res, Supervisor};
 use crate::ids::ConnId;
 use crate::time::Time;
-use daemonproxy_proto::{Event, ExitReason, FdEntry, FdList, Name, ServiceState, Signal, Special, StartWhen, Triggers};
+use daemonproxy_proto::{
+    Event, ExitReason, FdEntry, FdList, Name, ServiceState, Signal, Special, StartWhen, Triggers, Umask,
+};
 use std::time::Duration;
 
 /// Delay before retrying a start whose fork step failed (§9.6).
@@ -23,13 +25,7 @@ impl Supervisor {
     /// `service.args` / `service.tags`: store and broadcast.
     pub(super) fn service_setting(&mut self, name: Name<'_>, which: Setting, value: &[u8], now: Time) -> Res {
         let key = self.service_or_create(name)?;
-        let error = match which {
-            Setting::Args => "unable to set argv",
-            Setting::Tags => "unable to set tags",
-            Setting::Fds => "unable to set file descriptors",
-            Setting::Triggers => "unable to set auto_up triggers",
-        };
-        self.set_setting(key, which, value, error)?;
+        self.set_setting(key, which, value, which.full_error())?;
         self.emit_setting(None, key, which, now);
         Ok(())
     }
@@ -45,7 +41,7 @@ impl Supervisor {
                 }
             }
         }
-        self.set_setting(key, Setting::Fds, fds.raw(), "unable to set file descriptors")?;
+        self.set_setting(key, Setting::Fds, fds.raw(), Setting::Fds.full_error())?;
         self.emit_setting(None, key, Setting::Fds, now);
         Ok(())
     }
@@ -63,7 +59,7 @@ impl Supervisor {
         if let (Some(i), Some(s)) = (interval, self.services.get_mut(key)) {
             s.interval = i;
         }
-        self.set_setting(key, Setting::Triggers, triggers.raw(), "unable to set auto_up triggers")?;
+        self.set_setting(key, Setting::Triggers, triggers.raw(), Setting::Triggers.full_error())?;
         let signals = self.signals;
         if self.services.get(key).is_some_and(|s| s.wants_auto_start(|sig| signals.pending(sig))) {
             self.request_start(key, now, now);
@@ -146,6 +142,33 @@ impl Supervisor {
     }
 
     // ----- records and settings ------------------------------------------
+
+    /// `service.env`, `service.cwd`, `service.user`, `service.rlimit`: store
+    /// (`None` clears) and broadcast, like `service.args`.
+    pub(super) fn process_setting(&mut self, name: Name<'_>, which: Setting, value: Option<&[u8]>, now: Time) -> Res {
+        let key = self.service_or_create(name)?;
+        if let Some(budget) = self.service_obj {
+            let counted = value.filter(|v| !v.is_empty() || which == Setting::Cwd).map(<[u8]>::len);
+            if self.services.get(key).is_some_and(|s| s.budget_with(which, counted) > budget) {
+                return self.fail(which.full_error());
+            }
+        }
+        if let Some(s) = self.services.get_mut(key) {
+            s.set_value(which, value);
+        }
+        self.emit_setting(None, key, which, now);
+        Ok(())
+    }
+
+    /// `service.umask NAME [MODE]`.
+    pub(super) fn service_umask(&mut self, name: Name<'_>, umask: Option<Umask>, now: Time) -> Res {
+        let key = self.service_or_create(name)?;
+        if let Some(s) = self.services.get_mut(key) {
+            s.umask = umask;
+        }
+        self.emit(None, Event::ServiceUmask { name, umask }, now);
+        Ok(())
+    }
 
     pub(super) fn service_or_create(&mut self, name: Name<'_>) -> Result<usize, Failed> {
         if let Some(k) = self.services.key(name.as_bytes()) {
@@ -310,9 +333,11 @@ impl Supervisor {
             let log_to = self.log.error_destination();
             let Supervisor { services, queue, plan, .. } = self;
             let Some(s) = services.get_mut(key) else { return };
-            s.note_program();
+            s.note_start();
+            let process =
+                ProcessSettings { env: s.env(), cwd: s.cwd(), user: s.user(), rlimits: s.rlimits(), umask: s.umask };
             let then = Pending::Spawn { key, conn: control.map(|c| c.conn) };
-            queue.spawn(s.args(), plan, control, (batch, log_to), then);
+            queue.spawn(s.args(), plan, &process, then).with(control, batch, log_to);
         }
         if let Some(s) = self.services.get_mut(key) {
             s.spawning = true;
@@ -323,9 +348,9 @@ impl Supervisor {
     pub(super) fn spawned(&mut self, key: usize, conn: Option<ConnId>, r: ActionResult, now: Time) {
         let Some(s) = self.services.get_mut(key) else { return };
         s.spawning = false;
-        let (pid, exec_errno) = match r {
+        let (pid, failure) = match r {
             ActionResult::Spawned { pid } => (pid, None),
-            ActionResult::ExecFailed { pid, errno } => (pid, Some(errno)),
+            ActionResult::ChildFailed { pid, step, errno } => (pid, Some((step, errno))),
             ActionResult::Failed { step, errno } => {
                 if let Some(c) = conn {
                     self.destroy_conn(c, now);
@@ -347,20 +372,33 @@ impl Supervisor {
             }
         }
         self.emit_state(None, key, now, true);
-        if let Some(errno) = exec_errno {
-            self.report_exec_failure(key, errno, now);
+        if let Some((step, errno)) = failure {
+            self.report_child_failure(key, step, errno, now);
         }
         if let Some(c) = conn {
             self.run_conn(c, now);
         }
     }
 
-    /// The exec of a service failed: besides its exit status 3 (and the
-    /// log line the child wrote itself), every connection gets an error
-    /// event naming the program that was spawned and the errno (§0 item 5).
-    pub(super) fn report_exec_failure(&mut self, key: usize, errno: Errno, now: Time) {
+    /// A step of a service's start failed in its process (usually the
+    /// exec): besides its exit status 3 (and for an exec the log line the
+    /// child wrote itself), every connection gets an error event naming
+    /// the step as that start did it, and the errno (§0 item 5):
+    /// `service NAME: exec "PROG" failed: ERROR`,
+    /// `service NAME: chdir "DIR" failed: ERROR`, ...
+    pub(super) fn report_child_failure(&mut self, key: usize, step: ChildStep, errno: Errno, now: Time) {
         let Some(s) = self.services.get(key) else { return };
-        let text = format!("service {}: exec \"{}\" failed: {}", s.name, Lossy(s.program()), errno);
+        let ids = s.started_user();
+        let what = match step {
+            ChildStep::Exec => format!("exec \"{}\"", Lossy(s.program())),
+            ChildStep::Chdir => format!("chdir \"{}\"", Lossy(s.started_cwd())),
+            ChildStep::Rlimit(r) => format!("setrlimit {}", r.name()),
+            ChildStep::Setgroups => "setgroups".to_string(),
+            ChildStep::Setgid => format!("setgid {}", ids.map_or(0, |u| u.gid)),
+            ChildStep::Setuid => format!("setuid {}", ids.map_or(0, |u| u.uid)),
+            _ => "dup2".to_string(),
+        };
+        let text = format!("service {}: {what} failed: {errno}", s.name);
         self.emit(None, Event::Error { message: text.as_bytes() }, now);
     }
 
@@ -427,12 +465,32 @@ impl Supervisor {
     }
 }
 
+/// Encodes the statedump lines of a service's process settings, for those
+/// that are set (none: nothing, so the dump is the original's).
+pub(super) fn encode_process_settings(s: &Service, name: Name<'_>, out: &mut Vec<u8>) {
+    if !s.has_process_settings() {
+        return;
+    }
+    for which in [Setting::Env, Setting::Cwd, Setting::User, Setting::Rlimit] {
+        if s.is_set(which) {
+            encode_setting(s, name, which, out);
+        }
+    }
+    if let Some(umask) = s.umask {
+        Event::ServiceUmask { name, umask: Some(umask) }.encode(out);
+    }
+}
+
 /// Encodes one of a service's settings events (`name` is the service's).
 pub(super) fn encode_setting(s: &Service, name: Name<'_>, which: Setting, out: &mut Vec<u8>) {
     let ev = match which {
         Setting::Args => Event::ServiceArgs { name, args: s.args() },
         Setting::Tags => Event::ServiceTags { name, tags: s.tags() },
         Setting::Fds => Event::ServiceFds { name, fds: s.fds().raw() },
+        Setting::Env => Event::ServiceEnv { name, env: s.env() },
+        Setting::Cwd => Event::ServiceCwd { name, path: s.cwd() },
+        Setting::User => Event::ServiceUser { name, user: s.user() },
+        Setting::Rlimit => Event::ServiceRlimit { name, limits: s.rlimits() },
         Setting::Triggers => {
             let t = s.triggers();
             Event::ServiceAutoUp { name, auto_up: (!t.is_empty()).then_some((s.interval, t)) }

@@ -74,20 +74,99 @@ pub struct Spawned {
     pub status: Option<OwnedFd>,
 }
 
+/// A step of the child's set-up that failed, as its status pipe reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailedStep {
+    /// Installing the descriptor plan (`dup2`).
+    Descriptors,
+    /// `setrlimit` of this resource (`RLIMIT_*`).
+    Rlimit(i32),
+    /// `chdir`.
+    Chdir,
+    /// `setgroups`.
+    Setgroups,
+    /// `setgid`.
+    Setgid,
+    /// `setuid`.
+    Setuid,
+    /// `execve`.
+    Exec,
+}
+
+impl FailedStep {
+    /// The code written on the status pipe.
+    fn code(self) -> u32 {
+        match self {
+            FailedStep::Exec => 0,
+            FailedStep::Descriptors => 1,
+            FailedStep::Chdir => 2,
+            FailedStep::Setgroups => 3,
+            FailedStep::Setgid => 4,
+            FailedStep::Setuid => 5,
+            FailedStep::Rlimit(r) => 0x100 + r as u32,
+        }
+    }
+
+    fn from_code(code: u32) -> FailedStep {
+        match code {
+            1 => FailedStep::Descriptors,
+            2 => FailedStep::Chdir,
+            3 => FailedStep::Setgroups,
+            4 => FailedStep::Setgid,
+            5 => FailedStep::Setuid,
+            c if c >= 0x100 => FailedStep::Rlimit((c - 0x100) as i32),
+            _ => FailedStep::Exec,
+        }
+    }
+}
+
 /// Reads a child's status pipe without blocking: `Some(Ok(()))` exec
-/// succeeded, `Some(Err(errno))` it failed, `None` not known yet.
-pub fn exec_status(fd: &OwnedFd) -> Option<Result<(), i32>> {
-    let mut buf = [0u8; 4];
-    // SAFETY: reads at most 4 bytes into a local buffer from a descriptor we
+/// succeeded, `Some(Err((step, errno)))` a step failed, `None` not known
+/// yet.
+pub fn exec_status(fd: &OwnedFd) -> Option<Result<(), (FailedStep, i32)>> {
+    let mut buf = [0u8; 8];
+    // SAFETY: reads at most 8 bytes into a local buffer from a descriptor we
     // own.
     let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     match n {
         0 => Some(Ok(())),
-        4 => Some(Err(i32::from_ne_bytes(buf))),
+        8 => {
+            let code = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+            let err = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            Some(Err((FailedStep::from_code(code), err)))
+        }
         n if n < 0 && matches!(errno(), libc::EAGAIN | libc::EINTR) => None,
-        // A short read cannot happen for 4 bytes written at once; treat any
+        // A short read cannot happen for 8 bytes written at once; treat any
         // other failure as "exec did not report an error".
         _ => Some(Ok(())),
+    }
+}
+
+/// How a child's process is set up besides its descriptors. Everything is
+/// optional; the default is what the daemon has.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ChildSetup<'a> {
+    /// Changes to the inherited environment: TAB-separated `VAR=VALUE`
+    /// (set) and `-VAR` (remove) entries, already validated.
+    pub env: &'a [u8],
+    /// The working directory.
+    pub cwd: Option<&'a [u8]>,
+    /// User id, group id and the supplementary groups.
+    pub ids: Option<(u32, u32, &'a [u32])>,
+    /// `(RLIMIT_*, soft, hard)` limits (`u64::MAX`: unlimited).
+    pub rlimits: &'a [(i32, u64, u64)],
+    /// The file-creation mask.
+    pub umask: Option<u32>,
+}
+
+impl ChildSetup<'_> {
+    /// Nothing to do besides the descriptors.
+    fn is_plain(&self) -> bool {
+        self.env.is_empty()
+            && self.cwd.is_none()
+            && self.ids.is_none()
+            && self.rlimits.is_empty()
+            && self.umask.is_none()
     }
 }
 
@@ -122,6 +201,16 @@ pub(crate) struct Spawner {
     errno_texts: Vec<u8>,
     /// Where each text ends in `errno_texts`.
     errno_ends: Vec<u32>,
+    /// A child's own environment (when it has changes): NUL-terminated
+    /// `VAR=VALUE` strings and pointers to them, NULL-terminated.
+    env: Vec<u8>,
+    envp: Vec<*const c_char>,
+    /// The working directory, NUL-terminated.
+    cwd: Vec<u8>,
+    /// Supplementary groups.
+    groups: Vec<libc::gid_t>,
+    /// Resource limits.
+    rlimits: Vec<(c_int, libc::rlimit)>,
 }
 
 /// Errno values whose texts are prepared (Linux uses fewer than 140).
@@ -151,6 +240,11 @@ impl Spawner {
             plan: Vec::new(),
             errno_texts: Vec::new(),
             errno_ends: Vec::new(),
+            env: Vec::new(),
+            envp: Vec::new(),
+            cwd: Vec::new(),
+            groups: Vec::new(),
+            rlimits: Vec::new(),
         }
     }
 
@@ -183,12 +277,18 @@ impl Spawner {
     /// ERROR` to this descriptor *number* in the child, after the plan is
     /// in place (the original logs through its log descriptor's number,
     /// which by then usually is the service's own descriptor 2).
+    ///
+    /// `setup`: the process settings, applied in the child in this order
+    /// after the descriptors: umask, resource limits, working directory,
+    /// groups, group id, user id; then the program is executed with the
+    /// environment changes (its `PATH` is searched if it sets one). A
+    /// failing step is reported on the status pipe ([`exec_status`]).
     pub(crate) fn spawn(
         &mut self,
         argv: &[u8],
         fds: &[FdSource],
-        batch: bool,
-        log_fd: Option<RawFd>,
+        (batch, log_fd): (bool, Option<RawFd>),
+        setup: &ChildSetup<'_>,
     ) -> Result<Spawned, SpawnError> {
         if argv.contains(&0) {
             return Err(stand_in(libc::EINVAL));
@@ -197,13 +297,15 @@ impl Spawner {
         if self.errno_ends.is_empty() {
             self.build_errno_texts();
         }
+        self.prepare_setup(setup);
+        let plain = setup.is_plain();
         let result = match self.resolve_plan(fds) {
             Err(e) => Err(e),
-            Ok(n) if batch || self.always_fork => self.fork_exec(argv, n, log_fd),
+            Ok(n) if batch || self.always_fork || !plain => self.fork_exec(argv, n, log_fd, setup),
             // A failed exec is logged by the child, which posix_spawn does
             // not let us run: start it again with fork to report it.
             Ok(n) => match self.vfork_exec() {
-                Err(SpawnError::Exec(..)) => self.fork_exec(argv, n, log_fd),
+                Err(SpawnError::Exec(..)) => self.fork_exec(argv, n, log_fd, setup),
                 r => r,
             },
         };
@@ -286,8 +388,18 @@ impl Spawner {
     }
 
     /// The fork path: see the module documentation.
-    fn fork_exec(&mut self, argv: &[u8], n: c_int, log_fd: Option<RawFd>) -> Result<Spawned, SpawnError> {
-        self.build_candidates(argv.split(|&b| b == b'\t').next().unwrap_or(b""));
+    fn fork_exec(
+        &mut self,
+        argv: &[u8],
+        n: c_int,
+        log_fd: Option<RawFd>,
+        setup: &ChildSetup<'_>,
+    ) -> Result<Spawned, SpawnError> {
+        let path: &[u8] = match env_change(setup.env, b"PATH") {
+            Some(p) => p,
+            None => env_path(),
+        };
+        self.build_candidates(argv.split(|&b| b == b'\t').next().unwrap_or(b""), path);
         // The status pipe's write end must survive the plan: put it above N.
         let (status_r, status_w0) = pipe_cloexec_nonblock().map_err(SpawnError::Fork)?;
         let status_w = dup_above(status_w0.as_raw_fd(), n.max(3)).map_err(SpawnError::Fork)?;
@@ -302,6 +414,13 @@ impl Spawner {
             prog: argv.split(|&b| b == b'\t').next().unwrap_or(b""),
             errno_texts: &self.errno_texts,
             errno_ends: &self.errno_ends,
+            umask: setup.umask.map(|m| m as libc::mode_t),
+            rlimits: &self.rlimits,
+            cwd: setup.cwd.map(|_| self.cwd.as_ptr().cast::<c_char>()),
+            ids: setup.ids.map(|(uid, gid, _)| (uid, gid)),
+            groups: &self.groups,
+            // SAFETY: reading the `environ` pointer itself (see `environ`).
+            envp: if setup.env.is_empty() { unsafe { environ } } else { self.envp.as_ptr().cast() },
         };
         let all = sigset_full();
         let mut old = sigset_empty();
@@ -324,6 +443,64 @@ impl Spawner {
             return Err(SpawnError::Fork(err));
         }
         Ok(Spawned { pid, status: Some(status_r) })
+    }
+
+    /// Prepares what `setup` needs in the child (so the child only makes
+    /// system calls): the environment, the directory, groups and limits.
+    fn prepare_setup(&mut self, setup: &ChildSetup<'_>) {
+        self.cwd.clear();
+        if let Some(dir) = setup.cwd {
+            self.cwd.extend_from_slice(dir);
+            self.cwd.push(0);
+        }
+        self.groups.clear();
+        if let Some((_, _, groups)) = setup.ids {
+            self.groups.extend(groups.iter().map(|&g| g as libc::gid_t));
+        }
+        self.rlimits.clear();
+        self.rlimits.extend(setup.rlimits.iter().map(|&(res, soft, hard)| {
+            let lim = |v: u64| if v == u64::MAX { libc::RLIM_INFINITY } else { v as libc::rlim_t };
+            (res, libc::rlimit { rlim_cur: lim(soft), rlim_max: lim(hard) })
+        }));
+        if !setup.env.is_empty() {
+            self.build_env(setup.env);
+        }
+    }
+
+    /// The inherited environment with `changes` applied.
+    fn build_env(&mut self, changes: &[u8]) {
+        self.env.clear();
+        // SAFETY: `environ` is glibc's NULL-terminated array of
+        // NUL-terminated strings, not modified concurrently (see `environ`);
+        // the entries are copied.
+        unsafe {
+            let mut p = environ;
+            while !p.is_null() && !(*p).is_null() {
+                let entry = std::ffi::CStr::from_ptr(*p).to_bytes();
+                let var = entry.split(|&b| b == b'=').next().unwrap_or(entry);
+                if env_change(changes, var).is_none() && !env_removed(changes, var) {
+                    self.env.extend_from_slice(entry);
+                    self.env.push(0);
+                }
+                p = p.add(1);
+            }
+        }
+        for entry in changes.split(|&b| b == b'\t') {
+            if !entry.starts_with(b"-") && !entry.is_empty() {
+                self.env.extend_from_slice(entry);
+                self.env.push(0);
+            }
+        }
+        self.envp.clear();
+        let base = self.env.as_ptr();
+        let mut start = 0;
+        for (i, &b) in self.env.iter().enumerate() {
+            if b == 0 {
+                self.envp.push(base.wrapping_add(start).cast::<c_char>());
+                start = i + 1;
+            }
+        }
+        self.envp.push(ptr::null());
     }
 
     /// Prepares the errno texts the child may log.
@@ -359,13 +536,12 @@ impl Spawner {
     /// itself if it contains `/`, else `DIR/prog` for each directory of
     /// `PATH` (default `/bin:/usr/bin`; an empty entry is the current
     /// directory). Nothing for an empty name.
-    fn build_candidates(&mut self, prog: &[u8]) {
+    fn build_candidates(&mut self, prog: &[u8], path: &[u8]) {
         self.paths.clear();
         if prog.contains(&b'/') {
             self.paths.extend_from_slice(prog);
             self.paths.push(0);
         } else if !prog.is_empty() {
-            let path = env_path();
             for dir in path.split(|&b| b == b':') {
                 if dir.is_empty() {
                     self.paths.extend_from_slice(b".");
@@ -448,6 +624,16 @@ fn spawn_attr(reset_signals: &[c_int]) -> Box<libc::posix_spawnattr_t> {
     attr
 }
 
+/// The value `changes` sets for `var` (the last setting wins).
+fn env_change<'a>(changes: &'a [u8], var: &[u8]) -> Option<&'a [u8]> {
+    changes.split(|&b| b == b'\t').rev().find_map(|e| e.strip_prefix(var)?.strip_prefix(b"="))
+}
+
+/// Whether `changes` removes `var`.
+fn env_removed(changes: &[u8], var: &[u8]) -> bool {
+    changes.split(|&b| b == b'\t').any(|e| e.strip_prefix(b"-") == Some(var))
+}
+
 /// `PATH` from the environment (borrowed from `environ`), or the default.
 fn env_path() -> &'static [u8] {
     // SAFETY: getenv returns NULL or a pointer into the environment, which
@@ -478,6 +664,13 @@ struct Child<'a> {
     prog: &'a [u8],
     errno_texts: &'a [u8],
     errno_ends: &'a [u32],
+    umask: Option<libc::mode_t>,
+    rlimits: &'a [(c_int, libc::rlimit)],
+    /// The working directory, NUL-terminated.
+    cwd: Option<*const c_char>,
+    ids: Option<(u32, u32)>,
+    groups: &'a [libc::gid_t],
+    envp: *const *mut c_char,
 }
 
 impl Child<'_> {
@@ -500,7 +693,7 @@ impl Child<'_> {
                 let slot = slot as c_int;
                 if src >= 0 {
                     if libc::dup2(src, slot) < 0 {
-                        self.fail(errno());
+                        self.fail(FailedStep::Descriptors, errno());
                     }
                 } else {
                     libc::close(slot);
@@ -508,12 +701,13 @@ impl Child<'_> {
             }
             close_range(n, self.status_fd - 1);
             close_range(self.status_fd + 1, c_int::MAX);
+            self.apply_settings();
             let empty = sigset_empty();
             libc::sigprocmask(libc::SIG_SETMASK, &empty, ptr::null_mut());
             let mut err = libc::ENOENT;
             let mut denied = false;
             for &path in self.pathp {
-                libc::execve(path, self.argp.cast(), environ.cast());
+                libc::execve(path, self.argp.cast(), self.envp.cast());
                 err = errno();
                 match err {
                     libc::EACCES => denied = true,
@@ -525,7 +719,39 @@ impl Child<'_> {
                 err = libc::EACCES;
             }
             self.log_exec_failure(err);
-            self.fail(err)
+            self.fail(FailedStep::Exec, err)
+        }
+    }
+
+    /// The process settings, in order; a failure ends the child.
+    fn apply_settings(&self) {
+        // SAFETY: async-signal-safe system calls on values and pointers the
+        // parent prepared before the fork (this child's own copies).
+        unsafe {
+            if let Some(mask) = self.umask {
+                libc::umask(mask);
+            }
+            for (res, lim) in self.rlimits {
+                if libc::setrlimit(*res as _, lim) != 0 {
+                    self.fail(FailedStep::Rlimit(*res), errno());
+                }
+            }
+            if let Some(dir) = self.cwd {
+                if libc::chdir(dir) != 0 {
+                    self.fail(FailedStep::Chdir, errno());
+                }
+            }
+            if let Some((uid, gid)) = self.ids {
+                if libc::setgroups(self.groups.len(), self.groups.as_ptr()) != 0 {
+                    self.fail(FailedStep::Setgroups, errno());
+                }
+                if libc::setgid(gid) != 0 {
+                    self.fail(FailedStep::Setgid, errno());
+                }
+                if libc::setuid(uid) != 0 {
+                    self.fail(FailedStep::Setuid, errno());
+                }
+            }
         }
     }
 
@@ -572,9 +798,11 @@ impl Child<'_> {
         unsafe { libc::write(self.log_fd, buf.as_ptr().cast(), n) };
     }
 
-    /// Reports `err` on the status pipe and exits with status 3.
-    fn fail(&self, err: c_int) -> ! {
-        let bytes = err.to_ne_bytes();
+    /// Reports the failed step on the status pipe and exits with status 3.
+    fn fail(&self, step: FailedStep, err: c_int) -> ! {
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&step.code().to_ne_bytes());
+        bytes[4..].copy_from_slice(&err.to_ne_bytes());
         // SAFETY: write and _exit are async-signal-safe; `bytes` is local.
         unsafe {
             libc::write(self.status_fd, bytes.as_ptr().cast(), bytes.len());
@@ -933,7 +1161,8 @@ mod tests {
     fn run(sp: &mut Spawner, argv: &[u8], plan: impl FnOnce(RawFd) -> Vec<FdSource>) -> (i32, Vec<u8>, WaitStatus) {
         let (out_r, out_w) = fd::pipe(false).unwrap();
         let plan = plan(out_w.as_raw_fd());
-        let pid = sp.spawn(argv, &plan, true, None).unwrap_or_else(|e| panic!("spawn: {e:?}")).pid;
+        let pid =
+            sp.spawn(argv, &plan, (true, None), &ChildSetup::default()).unwrap_or_else(|e| panic!("spawn: {e:?}")).pid;
         drop(out_w);
         let out = read_all(&out_r);
         (pid, out, wait(pid))
@@ -950,7 +1179,7 @@ mod tests {
                 // SAFETY: one valid pollfd.
                 unsafe { libc::poll(&mut fds, 1, 10_000) };
                 match exec_status(&fd) {
-                    Some(Err(e)) => (e, pid),
+                    Some(Err((_, e))) => (e, pid),
                     other => panic!("expected an exec failure, got {other:?}"),
                 }
             }
@@ -1026,7 +1255,7 @@ mod tests {
         let mut sp = Spawner::new(&[]);
         // No descriptors at all: the exit status tells.
         let none = sh(r#"for f in /proc/$$/fd/*; do [ -e "$f" ] && exit 1; done; exit 0"#);
-        let pid = sp.spawn(&none, &[], true, None).unwrap().pid;
+        let pid = sp.spawn(&none, &[], (true, None), &ChildSetup::default()).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(0));
         // Many slots (more than the original's arrays allowed), the same
         // source several times, a trailing closed slot.
@@ -1092,7 +1321,7 @@ mod tests {
         ];
         for batch in [false, true] {
             for (argv, want) in cases {
-                let (e, pid) = exec_failure(sp.spawn(argv, &[FdSource::Closed], batch, None));
+                let (e, pid) = exec_failure(sp.spawn(argv, &[FdSource::Closed], (batch, None), &ChildSetup::default()));
                 assert_eq!(e, want, "{} (batch {batch})", String::from_utf8_lossy(argv));
                 assert!(pid > 0);
                 assert_eq!(wait(pid), WaitStatus::Exited(3));
@@ -1106,11 +1335,12 @@ mod tests {
         let unused = (lim.rlim_cur.min(1 << 20) - 1) as RawFd;
         // SAFETY: F_GETFD takes no pointer.
         assert_eq!(unsafe { libc::fcntl(unused, libc::F_GETFD) }, -1);
-        let (e, pid) = exec_failure(sp.spawn(b"/bin/true", &[FdSource::Fd(unused)], true, None));
+        let (e, pid) =
+            exec_failure(sp.spawn(b"/bin/true", &[FdSource::Fd(unused)], (true, None), &ChildSetup::default()));
         assert_eq!(e, libc::EBADF);
         assert_eq!(wait(pid), WaitStatus::Exited(3));
         // And a normal spawn still works afterwards.
-        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[], true, None).unwrap().pid;
+        let pid = sp.spawn(b"/bin/sh\t-c\texit 5", &[], (true, None), &ChildSetup::default()).unwrap().pid;
         assert_eq!(wait(pid), WaitStatus::Exited(5));
     }
 
@@ -1122,7 +1352,8 @@ mod tests {
             // The log is descriptor 2: in the child that is its own fd 2,
             // here the pipe.
             let plan = [FdSource::Closed, FdSource::Closed, FdSource::Fd(w.as_raw_fd())];
-            let (e, pid) = exec_failure(sp.spawn(b"/no/such/prog\targ", &plan, batch, Some(2)));
+            let (e, pid) =
+                exec_failure(sp.spawn(b"/no/such/prog\targ", &plan, (batch, Some(2)), &ChildSetup::default()));
             drop(w);
             assert_eq!(e, libc::ENOENT);
             assert_eq!(wait(pid), WaitStatus::Exited(3));
@@ -1135,10 +1366,56 @@ mod tests {
         // A log number above the plan is closed in the child: nothing.
         let (r, w) = fd::pipe(false).unwrap();
         let raw = w.as_raw_fd();
-        let (_, pid) = exec_failure(sp.spawn(b"/no/such/prog", &[FdSource::Closed], true, Some(raw)));
+        let (_, pid) =
+            exec_failure(sp.spawn(b"/no/such/prog", &[FdSource::Closed], (true, Some(raw)), &ChildSetup::default()));
         drop(w);
         assert_eq!(wait(pid), WaitStatus::Exited(3));
         assert!(read_all(&r).is_empty());
+    }
+
+    #[test]
+    fn process_settings_are_applied_in_the_child_and_failures_name_the_step() {
+        let mut sp = Spawner::new(&[]);
+        let dir = std::env::temp_dir();
+        let dir_bytes = std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()).to_vec();
+        let rlimits = [(libc::RLIMIT_NOFILE as i32, 77, 88)];
+        let setup = ChildSetup {
+            env: b"DP_TEST_SET=yes\t-HOME\tDP_TEST_EMPTY=",
+            cwd: Some(&dir_bytes),
+            ids: None,
+            rlimits: &rlimits,
+            umask: Some(0o027),
+        };
+        let script = sh(
+            r#"echo "$DP_TEST_SET|${HOME-unset}|${DP_TEST_EMPTY-unset}|$(pwd)|$(ulimit -n)|$(ulimit -Hn)|$(umask)""#,
+        );
+        let (out_r, out_w) = fd::pipe(false).unwrap();
+        let plan = [FdSource::Closed, FdSource::Fd(out_w.as_raw_fd())];
+        let pid = sp.spawn(&script, &plan, (false, None), &setup).unwrap().pid;
+        drop(out_w);
+        let out = String::from_utf8(read_all(&out_r)).unwrap();
+        assert_eq!(wait(pid), WaitStatus::Exited(0), "{out}");
+        let want = format!("yes|unset||{}|77|88|0027\n", dir.display());
+        assert_eq!(out, want);
+
+        // Each failing step is reported as itself.
+        let missing = ChildSetup { cwd: Some(b"/no/such/dir"), ..ChildSetup::default() };
+        let r = sp.spawn(b"/bin/true", &[], (false, None), &missing);
+        let Ok(Spawned { pid, status: Some(status) }) = r else { panic!("{r:?}") };
+        assert_eq!(wait(pid), WaitStatus::Exited(3));
+        assert_eq!(exec_status(&status), Some(Err((FailedStep::Chdir, libc::ENOENT))));
+        let over = [(libc::RLIMIT_NOFILE as i32, 10, u64::MAX - 1)];
+        let raise = ChildSetup { rlimits: &over, ..ChildSetup::default() };
+        // Raising a hard limit needs privilege: only checked when it fails.
+        if let Ok(Spawned { pid, status: Some(status) }) = sp.spawn(b"/bin/true", &[], (false, None), &raise) {
+            let code = wait(pid);
+            if code == WaitStatus::Exited(3) {
+                assert_eq!(
+                    exec_status(&status),
+                    Some(Err((FailedStep::Rlimit(libc::RLIMIT_NOFILE as i32), libc::EPERM)))
+                );
+            }
+        }
     }
 
     #[test]
