@@ -227,7 +227,7 @@ def print_scale_markdown(res, fmt, out=sys.stdout):
     if not suite:
         return
     for lab in labels(suite):
-        print('\n**scale scenarios, %s**%s\n' % (
+        print('\n\n**scale scenarios, %s**%s\n' % (
             lab, ' (quick sizes)' if suite['meta'].get('quick') else ''),
             file=out)
         print('| scenario | figure | median | min | max | rounds | target '

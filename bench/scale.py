@@ -47,6 +47,7 @@ import platform
 import random
 import resource
 import select
+import shutil
 import signal
 import statistics
 import sys
@@ -622,7 +623,7 @@ def sc_many_connections(ctx, b, p, deadline):
         want = collections.Counter(state['expected'])
         ok = overflowed = violations = 0
         first_bad = None
-        for c in pool.conns:
+        for c in live:          # refused ones are counted apart
             if c.closed:
                 violations += 1
                 first_bad = first_bad or 'client %d closed' % c.ident
@@ -857,6 +858,8 @@ def catalogue(opt):
     for x in sp:
         x['signal'] = x['signal'] if x['signal'].startswith('SIG') \
             else 'SIG' + x['signal']
+        if x['signal'] not in signal.Signals.__members__:
+            sys.exit('--storm-signal: unknown signal %s' % x['signal'])
     out.append(('restart_storm', 'services under `service.auto_up NAME 1 '
                 'always` exiting at once, for duration_s; signal and echo '
                 'probes during the storm', sc_restart_storm, sp[0], sp[1],
@@ -952,20 +955,30 @@ def main():
     ap.add_argument('--bin-arg', action='append', default=[],
                     metavar='LABEL=ARG', help='extra argument after -i for '
                     'one binary (repeatable)')
-    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--rounds', type=int, default=3, metavar='N',
+                    help='rounds; every binary runs every scenario once per '
+                    'round (default 3)')
     ap.add_argument('--quick', action='store_true',
                     help='small sizes and a 3 s storm (smoke runs)')
-    ap.add_argument('--only', default='', help='comma-separated scenario '
-                    'names or groups (%s)' % ', '.join(GROUPS))
-    ap.add_argument('--json', default='', metavar='FILE')
+    ap.add_argument('--only', default='', metavar='LIST',
+                    help='comma-separated scenario names or groups (%s)'
+                    % ', '.join(GROUPS))
+    ap.add_argument('--json', default='', metavar='FILE',
+                    help='write every raw figure and the summary here')
     ap.add_argument('--list', action='store_true',
                     help='list the scenarios with these options')
-    ap.add_argument('--true', default=dpbench.shutil.which('true') or '')
-    ap.add_argument('--sleep', default=dpbench.shutil.which('sleep') or '')
-    ap.add_argument('--timeout-scale', type=float, default=1.0)
-    ap.add_argument('--settle', type=float, default=0.0)
-    ap.add_argument('--tmpdir', default='')
-    ap.add_argument('-v', '--verbose', action='store_true')
+    ap.add_argument('--true', default=shutil.which('true') or '',
+                    metavar='PATH', help='program that exits at once')
+    ap.add_argument('--sleep', default=shutil.which('sleep') or '',
+                    metavar='PATH', help='run as `SLEEP 1000`')
+    ap.add_argument('--timeout-scale', type=float, default=1.0, metavar='X',
+                    help='multiply every scenario time budget')
+    ap.add_argument('--settle', type=float, default=0.0, metavar='S',
+                    help='seconds to sleep between runs')
+    ap.add_argument('--tmpdir', default='', metavar='DIR',
+                    help='parent of the temporary directory (sockets)')
+    ap.add_argument('-v', '--verbose', action='store_true',
+                    help='print every run as it finishes (stderr)')
     g = ap.add_argument_group('sizes (default: normal / --quick)')
 
     def opt(name, typ, hlp):
