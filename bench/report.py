@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """report.py - merge and present bench/run results (standard library only).
 
-    report.py combine --dpbench DP.json --out OUT.json [--baseline B.json]
+    report.py combine --out OUT.json [--dpbench DP.json]
+                      [--baseline B.json] [--scale SCALE.json]
+                      [--size SIZE.json]
                       [--table TABLE.txt] [--commit C] ...   (used by bench/run)
     report.py show [FILE]       figures vs targets of a results file
                                 (default bench/results/latest.json)
     report.py markdown [FILE]   the same as Markdown tables (BENCHMARKS.md)
+    report.py table [FILE]      the full dpbench / scale.py tables
+
+The scale scenarios (scale.py) and the binary size (size.py) of issues 15
+and 17 are presented by report_scale.py.
 
 The targets below are the issue's ("Performance: a benchmark harness in the
 project"): ratios to the original C daemonproxy on this machine kind, given
@@ -21,6 +27,8 @@ import platform
 import shutil
 import subprocess
 import sys
+
+import report_scale
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = os.path.join(HERE, 'results', 'latest.json')
@@ -110,7 +118,9 @@ def verdict(op, target, median, runs):
 
 
 def rows_for(res, label):
-    dp = res['dpbench']
+    dp = res.get('dpbench')
+    if not dp:
+        return []
     out = []
     for sc, metric, fig, unit, op, target, c in TARGETS:
         st = dp['summary'].get(sc, {}).get(metric, {}).get('by_bin', {}) \
@@ -150,7 +160,20 @@ def load(la):
 
 
 def labels_of(res):
-    return [b['label'] for b in res['dpbench']['meta']['binaries']]
+    suite = res.get('dpbench') or res['scale']
+    return [b['label'] for b in suite['meta']['binaries']]
+
+
+def spawn_ratio(res, label):
+    """dpbench's spawn_cycle_rate over the posix_spawn baseline of the same
+    run (medians): issue 15 wants >= 0.90."""
+    b = res.get('baseline')
+    st = (res.get('dpbench') or {}).get('summary', {}).get(
+        'spawn_cycle_rate', {}).get('cycles_per_s', {}).get('by_bin', {}) \
+        .get(label)
+    if not b or not st:
+        return None
+    return st['median'] / b['summary']['cycles_per_s']['median']
 
 
 def print_show(res, out=sys.stdout):
@@ -164,14 +187,16 @@ def print_show(res, out=sys.stdout):
     print('machine: %s CPU(s), %s, kernel %s; load %s -> %s' % (
         m['nproc'], m['cpu_model'], m['kernel'],
         load(m.get('loadavg_start')), load(m.get('loadavg_end'))), file=out)
-    d = m.get('during_run')
-    if d:
-        print('during the run: %s%% of the CPUs busy with other processes '
-              '(the harness used %s s CPU in %s s)%s' % (
-                  d['others_pct'], d['own_cpu_s'], d['wall_s'],
-                  '  <- wall-clock figures disturbed'
-                  if d['others_pct'] > 15 else ''), file=out)
-    for lab in labels_of(res):
+    for key, what in (('during_run', 'the run'),
+                      ('during_scale', 'the scale scenarios')):
+        d = m.get(key)
+        if d:
+            print('during %s: %s%% of the CPUs busy with other processes '
+                  '(the harness used %s s CPU in %s s)%s' % (
+                      what, d['others_pct'], d['own_cpu_s'], d['wall_s'],
+                      '  <- wall-clock figures disturbed'
+                      if d['others_pct'] > 15 else ''), file=out)
+    for lab in labels_of(res) if res.get('dpbench') else ():
         print('\nfigures vs targets [%s] (median over rounds; pass/fail on '
               'the median):' % lab, file=out)
         hdr = '  %-50s %10s %10s %10s %6s  %-18s %9s  %s' % (
@@ -200,14 +225,22 @@ def print_show(res, out=sys.stdout):
                   fmt(s['spawns_per_s']['median']),
                   fmt(s.get('spawns_per_s_cpus', {}).get('median'))),
               file=out)
-    if res['dpbench'].get('notes'):
+        for lab in labels_of(res):
+            r = spawn_ratio(res, lab)
+            if r is not None:
+                print('  [%s] spawn_cycle_rate / serial baseline: %.3f '
+                      '(target ≥ 0.90: %s)' % (lab, r, 'pass' if r >= 0.90
+                                               else 'FAIL'), file=out)
+    if (res.get('dpbench') or {}).get('notes'):
         print('\nharness notes:', file=out)
         for n in res['dpbench']['notes']:
             print('  - ' + n, file=out)
+    report_scale.print_scale(res, fmt, out)
+    report_scale.print_size(res, out)
 
 
 def print_markdown(res, out=sys.stdout):
-    for lab in labels_of(res):
+    for lab in labels_of(res) if res.get('dpbench') else ():
         if len(labels_of(res)) > 1:
             print('\n**%s**\n' % lab, file=out)
         print('| figure | median | min | max | rounds | target | C original '
@@ -240,6 +273,13 @@ def print_markdown(res, out=sys.stdout):
             print('| %s | %s | %s | %s |' % (lab, fmt(s[k]['median']),
                                              fmt(s[k]['min']),
                                              fmt(s[k]['max'])), file=out)
+        for lab in labels_of(res):
+            r = spawn_ratio(res, lab)
+            if r is not None:
+                print('| spawn_cycle_rate / serial baseline, %s (target ≥ '
+                      '0.90) | %.3f | | |' % (lab, r), file=out)
+    report_scale.print_scale_markdown(res, fmt, out)
+    report_scale.print_size_markdown(res, out)
 
 
 def machine():
@@ -274,9 +314,19 @@ def machine():
                 python=platform.python_version())
 
 
+def load_json(path):
+    if not path:
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def combine(a):
-    with open(a.dpbench) as f:
-        dp = json.load(f)
+    dp = load_json(a.dpbench)
+    scale = load_json(a.scale)
+    first = dp or scale
+    if first is None:
+        sys.exit('combine: nothing to combine (no --dpbench, no --scale)')
     res = dict(meta=dict(
         date_utc=datetime.datetime.now(datetime.timezone.utc)
         .strftime('%Y-%m-%d %H:%M:%S'),
@@ -285,22 +335,25 @@ def combine(a):
         changes=[l for l in a.changes.splitlines() if l.strip()],
         binary=a.binary, binary_sha256=a.binary_sha256, command=a.command,
         built_from_tree=a.built == '1',
-        loadavg_start=dp['meta'].get('loadavg_start'),
-        loadavg_end=dp['meta'].get('loadavg_end'), **machine()),
-        dpbench=dp)
-    if a.load:
-        with open(a.load) as f:
-            res['meta']['during_run'] = json.load(f)
-    if a.baseline:
-        with open(a.baseline) as f:
-            res['baseline'] = json.load(f)
-    if a.table:
-        with open(a.table) as f:
-            res['table'] = f.read()
+        loadavg_start=first['meta'].get('loadavg_start'),
+        loadavg_end=(scale or dp)['meta'].get('loadavg_end'), **machine()))
+    for key, value in (('dpbench', dp), ('scale', scale),
+                       ('baseline', load_json(a.baseline)),
+                       ('size', load_json(a.size))):
+        if value is not None:
+            res[key] = value
+    for key, path in (('during_run', a.load), ('during_scale', a.scale_load)):
+        if path:
+            res['meta'][key] = load_json(path)
+    for key, path in (('table', a.table), ('scale_table', a.scale_table)):
+        if path:
+            with open(path) as f:
+                res[key] = f.read()
     with open(a.out, 'w') as f:
         json.dump(res, f, indent=1)
-    if res.get('table'):
-        print(res['table'])
+    for key in ('table', 'scale_table'):
+        if res.get(key):
+            print(res[key])
     print_show(res)
     print('\nwritten: %s' % a.out)
 
@@ -346,11 +399,15 @@ def main():
     x.add_argument('--out', required=True)
     x.add_argument('argv', nargs=argparse.REMAINDER)
     c = sub.add_parser('combine')
-    c.add_argument('--dpbench', required=True)
+    c.add_argument('--dpbench')
     c.add_argument('--out', required=True)
     c.add_argument('--baseline')
+    c.add_argument('--scale', help='JSON written by scale.py')
+    c.add_argument('--size', help='JSON written by size.py')
     c.add_argument('--table')
+    c.add_argument('--scale-table', help='the table scale.py printed')
     c.add_argument('--load', help='JSON written by `report.py exec`')
+    c.add_argument('--scale-load', help='the same, for scale.py')
     c.add_argument('--label', default='ours')
     c.add_argument('--binary', default='')
     c.add_argument('--binary-sha256', default='')
@@ -376,7 +433,9 @@ def main():
     if a.cmd == 'show':
         print_show(res)
     elif a.cmd == 'table':
-        print(res.get('table', ''))
+        for key in ('table', 'scale_table'):
+            if res.get(key):
+                print(res[key])
     else:
         print_markdown(res)
     return 0
