@@ -58,7 +58,7 @@ mod name;
 mod signal;
 
 pub use addr::{AddrKind, SocketAddr, MAX_UNIX_PATH};
-pub use client::{AutoUp, Client, HandleInfo, OwnedEvent, ServiceInfo, SignalInfo, Snapshot};
+pub use client::{AutoUp, Client, HandleInfo, OwnedEvent, ServiceInfo, SignalInfo, Snapshot, SyncMark};
 pub use command::{
     Command, CommandKind, FdEntry, FdList, LogFilterArg, Special, StartWhen, Trigger, Triggers, MAX_EXEC_ARGS,
     MAX_INTERVAL, MAX_TIMEOUT,
