@@ -1,5 +1,5 @@
 //! `daemonproxy ctl`: the command-line client of the control socket,
-//! against a real daemon (`daemonproxy -i -S SOCK`).
+//! against a real daemon (`daemonproxy -i -S SOCK`), one socket per test.
 
 use crate::harness::{self, Daemon, TIMEOUT};
 use std::io::{Read, Write};
@@ -22,11 +22,20 @@ impl CtlOutput {
     }
 }
 
-/// Runs `daemonproxy ctl ARGS...` with `stdin` (or /dev/null), bounded by
-/// the harness timeout.
+/// Runs `daemonproxy ctl ARGS...` with `stdin` (or /dev/null) and without
+/// `$DAEMONPROXY_SOCKET`, bounded by the harness timeout.
 fn ctl(args: &[&str], stdin: Option<&str>) -> CtlOutput {
+    ctl_env(args, stdin, None)
+}
+
+/// [`ctl`] with `$DAEMONPROXY_SOCKET` set to `socket_env`.
+fn ctl_env(args: &[&str], stdin: Option<&str>, socket_env: Option<&str>) -> CtlOutput {
     let mut cmd = Command::new(harness::bin());
     cmd.arg("ctl").args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    match socket_env {
+        Some(path) => cmd.env("DAEMONPROXY_SOCKET", path),
+        None => cmd.env_remove("DAEMONPROXY_SOCKET"),
+    };
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     let mut child = cmd.spawn().expect("start daemonproxy ctl");
     let writer = child.stdin.take().map(|mut w| {
@@ -152,12 +161,12 @@ fn ctl_status_shows_services_handles_and_signals() {
     let words = |l: &str| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     let find = |first: &str| lines.iter().find(|l| l.split_whitespace().next() == Some(first)).map(|l| words(l));
     assert!(lines.contains(&"Services (2):"), "{}", r.stdout);
-    assert_eq!(find("NAME").unwrap(), ["NAME", "STATE", "PID", "UPTIME", "LAST", "EXIT"]);
+    assert_eq!(find("NAME").unwrap(), ["NAME", "STATE", "PID", "UPTIME", "NEXT", "START", "LAST", "EXIT"]);
     let web = find("web").unwrap_or_else(|| panic!("no web row: {}", r.stdout));
     assert_eq!(web[..3], ["web".to_owned(), "up".to_owned(), pid.to_string()]);
     assert!(web[3].ends_with('s'), "uptime {:?}", web[3]);
-    assert_eq!(web[4], "-");
-    assert_eq!(find("idle").unwrap(), ["idle", "down", "-", "-", "-"]);
+    assert_eq!(web[4..], ["-", "-"]);
+    assert_eq!(find("idle").unwrap(), ["idle", "down", "-", "-", "-", "-"]);
     assert_eq!(find("p.r").unwrap(), ["p.r", "pipe", "from", "p.w"]);
     assert_eq!(find("null").unwrap(), ["null", "special", "read,write", "/dev/null"]);
     assert!(lines.contains(&"Pending signals (1):"), "{}", r.stdout);
@@ -173,7 +182,9 @@ fn ctl_status_shows_services_handles_and_signals() {
     kill_service(&mut d, "web");
     let r = ctl(&["-S", sock, "status"], None);
     assert_eq!(r.code, Some(0));
-    assert_eq!(find_row(&r.stdout, "web"), ["web", "down", "-", "-", "signal", "SIGKILL"]);
+    let row = find_row(&r.stdout, "web");
+    assert_eq!(row[..7], ["web", "down", "-", "-", "-", "signal", "SIGKILL"]);
+    assert!(row[7].starts_with('(') && row[8] == "ago)", "{row:?}");
 }
 
 fn find_row(text: &str, first: &str) -> Vec<String> {
@@ -206,7 +217,8 @@ fn ctl_missing_socket_exits_3() {
 fn ctl_usage_errors_exit_2() {
     let r = ctl(&["echo", "x"], None);
     assert_eq!(r.code, Some(2));
-    assert!(r.stderr.starts_with("daemonproxy ctl: missing -S PATH"), "{}", r.stderr);
+    assert!(r.stderr.starts_with("daemonproxy ctl: no control socket: give -S PATH"), "{}", r.stderr);
+    assert!(r.stderr.contains("DAEMONPROXY_SOCKET"), "{}", r.stderr);
     assert!(r.stderr.contains("--help"), "{}", r.stderr);
     let r = ctl(&["-S", "/nonexistent/sock", "--bogus"], None);
     assert_eq!(r.code, Some(2));
@@ -219,8 +231,10 @@ fn ctl_usage_errors_exit_2() {
 
     let r = ctl(&["--help"], None);
     assert_eq!(r.code, Some(0));
-    assert!(r.stdout.starts_with("Usage: daemonproxy ctl -S PATH"), "{}", r.stdout);
-    for option in ["-S, --socket PATH", "-t, --timeout SECS", "-h, --help"] {
+    assert!(r.stdout.starts_with("Usage: daemonproxy ctl [OPTION...]"), "{}", r.stdout);
+    let options =
+        ["-S, --socket PATH", "-t, --timeout SECS", "-h, --help", "--json", "--kill-after SECS", "--guard CODE"];
+    for option in options {
         let line = r.stdout.lines().find(|l| l.trim_start().starts_with(option));
         let line = line.unwrap_or_else(|| panic!("no {option} line: {}", r.stdout));
         assert!(line.contains("default"), "{line}");
