@@ -108,7 +108,7 @@ fn name_arg() -> Arg {
 }
 
 fn shutdown_timeout_arg() -> Arg {
-    Arg::new("kill-after")
+    Arg::new("grace")
         .value_name("TIMEOUT")
         .value_parser(clap::value_parser!(OsString))
         .default_value(DEFAULT_KILL_AFTER)
@@ -228,7 +228,7 @@ pub(super) fn parse(args: Vec<OsString>, env_socket: Option<OsString>) -> Result
         }
         Some(("follow", _)) => Request::Follow,
         Some(("shutdown", m)) => Request::Shutdown {
-            kill_after: seconds(m, "kill-after", "TIMEOUT", true)?,
+            kill_after: seconds(m, "grace", "TIMEOUT", true)?,
             guard: m.get_one::<OsString>("guard").map(|g| guard(g)).transpose()?,
         },
         _ => protocol_line(&matches)?,
