@@ -551,13 +551,36 @@ impl Sim {
 /// An action copied out of the supervisor, so the sim can change itself
 /// while executing it.
 enum OwnedAction {
-    Open { req: crate::ids::RequestId, path: Vec<u8> },
-    Pipe { req: crate::ids::RequestId, socket: bool },
-    Socket { req: crate::ids::RequestId, addr: Option<Vec<u8>> },
-    Listen { req: crate::ids::RequestId, path: Vec<u8> },
-    Unlisten { req: crate::ids::RequestId, fd: FdId },
-    Chdir { req: crate::ids::RequestId, path: Vec<u8> },
-    Kill { req: crate::ids::RequestId, pid: i32, signal: Signal, group: bool },
+    Open {
+        req: crate::ids::RequestId,
+        path: Vec<u8>,
+    },
+    Pipe {
+        req: crate::ids::RequestId,
+        socket: bool,
+    },
+    Socket {
+        req: crate::ids::RequestId,
+        addr: Option<Vec<u8>>,
+    },
+    Listen {
+        req: crate::ids::RequestId,
+        path: Vec<u8>,
+    },
+    Unlisten {
+        req: crate::ids::RequestId,
+        fd: FdId,
+    },
+    Chdir {
+        req: crate::ids::RequestId,
+        path: Vec<u8>,
+    },
+    Kill {
+        req: crate::ids::RequestId,
+        pid: i32,
+        signal: Signal,
+        group: bool,
+    },
     Spawn {
         req: crate::ids::RequestId,
         argv: Vec<u8>,
@@ -565,11 +588,21 @@ enum OwnedAction {
         control: Option<ConnId>,
         process: SimProcess,
     },
-    SpawnAborting { req: crate::ids::RequestId },
-    Close { fd: FdId },
-    CloseConnection { conn: ConnId },
-    LogDestination { fd: Option<FdId> },
-    ExecOnExit { args: Vec<u8> },
+    SpawnAborting {
+        req: crate::ids::RequestId,
+    },
+    Close {
+        fd: FdId,
+    },
+    CloseConnection {
+        conn: ConnId,
+    },
+    LogDestination {
+        fd: Option<FdId>,
+    },
+    ExecOnExit {
+        args: Vec<u8>,
+    },
 }
 
 impl From<Action<'_>> for OwnedAction {

@@ -54,7 +54,10 @@ fn settings_are_broadcast_like_service_args() {
 fn the_commands_create_their_service() {
     let (mut s, me) = sim();
     cmd(&mut s, me, "service.umask\tfresh\t022");
-    assert_eq!(cmd(&mut s, me, "service.start\tfresh"), [err("no args configured for service", "service.start\tfresh")]);
+    assert_eq!(
+        cmd(&mut s, me, "service.start\tfresh"),
+        [err("no args configured for service", "service.start\tfresh")]
+    );
 }
 
 #[test]

@@ -554,6 +554,11 @@ fn set(field: &mut Vec<u8>, value: &[u8]) {
     field.extend_from_slice(value);
 }
 
+/// A point in the conversation: the `echo` token sent by
+/// [`Client::send_sync`], which [`Client::next_before`] waits for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct SyncMark(u64);
+
 /// What [`Client::read_raw`] got.
 enum Got {
     /// A line (in the caller's buffer).
@@ -585,8 +590,12 @@ enum Got {
 /// client recognises its own tokens and never returns them as events,
 /// also when one arrives late (after an `overflow`).
 ///
-/// Reading blocks until a complete line is there; a non-blocking reader
-/// is not supported (`WouldBlock` is returned as an error). Read events
+/// Reading blocks until a complete line is there. A read error, such as
+/// `WouldBlock` or `TimedOut` from a socket with a read timeout, is
+/// returned to the caller and leaves the client intact: a partial line
+/// stays buffered, and [`Client::read_event`], [`Client::next_event`] and
+/// [`Client::next_before`] go on where they stopped when called again
+/// (a caller can bound its waits this way, without threads). Read events
 /// regularly: the daemon stops executing commands of a controller whose
 /// events are not read (§3.8), so writing many commands without reading
 /// can block both sides until the daemon drops events (`overflow`).
@@ -802,6 +811,11 @@ impl<R: Read, W: Write> Client<R, W> {
     /// [`Client::take_lost`], and another token is sent, so this never
     /// waits for a dropped token. End of input is `UnexpectedEof`.
     ///
+    /// A read error (such as the timeout of a socket's read timeout) drops
+    /// the events collected so far; to wait in steps, use
+    /// [`Client::send_sync`] and [`Client::next_before`], which `sync` is
+    /// made of.
+    ///
     /// ```
     /// use daemonproxy_proto::{Client, Command, Event};
     /// use std::io::Cursor;
@@ -817,14 +831,72 @@ impl<R: Read, W: Write> Client<R, W> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn sync(&mut self) -> io::Result<Vec<OwnedEvent>> {
-        self.out.clear();
-        let first = self.push_token();
-        self.write_out(1)?;
+        let mark = self.send_sync()?;
         let mut events = Vec::new();
+        while let Some(ev) = self.next_before(mark)? {
+            events.push(ev);
+        }
+        Ok(events)
+    }
+
+    /// Sends `echo` with a fresh token and returns the mark that
+    /// [`Client::next_before`] waits for: the point after every command
+    /// sent so far.
+    ///
+    /// ```
+    /// use daemonproxy_proto::Client;
+    /// use std::io;
+    ///
+    /// let mut client = Client::new(io::empty(), Vec::new());
+    /// client.send_line(b"statedump")?;
+    /// let _mark = client.send_sync()?;
+    /// assert_eq!(client.into_parts().1, b"statedump\necho\t--client-sync-0--\n");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn send_sync(&mut self) -> io::Result<SyncMark> {
+        self.out.clear();
+        let n = self.push_token();
+        self.write_out(1)?;
+        Ok(SyncMark(n))
+    }
+
+    /// The next event received before `mark`'s token, or `None` once the
+    /// token came back (then the daemon has executed every command sent
+    /// before [`Client::send_sync`] returned `mark`; later calls with the
+    /// same mark return `None` at once).
+    ///
+    /// `overflow` is returned like any event and makes the client send
+    /// another token, which also ends the wait for `mark`: the first token
+    /// may have been dropped. End of input before the token is
+    /// `UnexpectedEof`.
+    ///
+    /// Any other read error, such as `WouldBlock` or `TimedOut` from a
+    /// socket with a read timeout, leaves the client as it was (a partial
+    /// line stays buffered): call again to go on waiting. That is how a
+    /// caller bounds a wait without threads.
+    ///
+    /// ```
+    /// use daemonproxy_proto::{Client, Event};
+    /// use std::io::Cursor;
+    ///
+    /// let input = Cursor::new(&b"service.state\tweb\tstart\t695\t-\t-\t-\t-\t-\n--client-sync-0--\nlater\n"[..]);
+    /// let mut client = Client::new(input, Vec::new());
+    /// client.send_line(b"service.start\tweb")?;
+    /// let mark = client.send_sync()?;
+    /// let ev = client.next_before(mark)?.unwrap();
+    /// assert!(matches!(ev.event(), Ok(Event::ServiceState { .. })));
+    /// assert!(client.next_before(mark)?.is_none());
+    /// assert!(client.next_before(mark)?.is_none());
+    /// assert_eq!(client.next_event()?.unwrap().line(), b"later");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn next_before(&mut self, mark: SyncMark) -> io::Result<Option<OwnedEvent>> {
+        let mut ev = OwnedEvent::default();
         loop {
-            let mut ev = OwnedEvent::default();
+            if self.oldest_token > mark.0 {
+                return Ok(None);
+            }
             match self.read_raw(&mut ev.line)? {
-                Got::Token(n) if n >= first => return Ok(events),
                 Got::Token(_) => {}
                 Got::Line => {
                     if ev.line == b"overflow" {
@@ -832,7 +904,7 @@ impl<R: Read, W: Write> Client<R, W> {
                         self.push_token();
                         self.write_out(1)?;
                     }
-                    events.push(ev);
+                    return Ok(Some(ev));
                 }
                 Got::Eof => return Err(unexpected_eof()),
             }

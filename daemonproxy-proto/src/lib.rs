@@ -68,7 +68,9 @@ mod settings;
 mod signal;
 
 pub use addr::{AddrKind, SocketAddr, MAX_UNIX_PATH};
-pub use client::{AutoUp, Client, Credentials, HandleInfo, OwnedEvent, Readiness, ServiceInfo, SignalInfo, Snapshot};
+pub use client::{
+    AutoUp, Client, Credentials, HandleInfo, OwnedEvent, Readiness, ServiceInfo, SignalInfo, Snapshot, SyncMark,
+};
 pub use command::{
     Command, CommandKind, FdEntry, FdList, LogFilterArg, Special, StartWhen, Trigger, Triggers, MAX_EXEC_ARGS,
     MAX_INTERVAL, MAX_TIMEOUT,

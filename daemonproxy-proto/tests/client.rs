@@ -134,6 +134,102 @@ fn sync_after_overflow_does_not_wait_for_a_dropped_token() {
     assert!(c.take_lost());
 }
 
+/// A reader whose data comes in scripted steps: `Ok(bytes)` is returned
+/// by one read, `Err(kind)` fails one read, as a socket with a read
+/// timeout does while the daemon is quiet.
+struct Scripted(std::collections::VecDeque<Result<&'static [u8], io::ErrorKind>>);
+
+impl Read for Scripted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.0.pop_front() {
+            None => Ok(0),
+            Some(Err(kind)) => Err(kind.into()),
+            Some(Ok(bytes)) => {
+                buf[..bytes.len()].copy_from_slice(bytes);
+                Ok(bytes.len())
+            }
+        }
+    }
+}
+
+#[test]
+fn next_before_stops_at_its_mark_and_keeps_the_rest() {
+    let mut c = client("a\n--client-sync-0--\nb\n--client-sync-1--\nc\n");
+    let first = c.send_sync().unwrap();
+    let second = c.send_sync().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(c.next_before(first).unwrap().map(|e| e.to_string()).as_deref(), Some("a"));
+    assert!(c.next_before(first).unwrap().is_none());
+    assert!(c.next_before(first).unwrap().is_none(), "a reached mark stays reached");
+    assert_eq!(c.next_before(second).unwrap().map(|e| e.to_string()).as_deref(), Some("b"));
+    assert!(c.next_before(second).unwrap().is_none());
+    assert_eq!(rest(&mut c), ["c"]);
+    assert_eq!(written(c), "echo\t--client-sync-0--\necho\t--client-sync-1--\n");
+}
+
+#[test]
+fn next_before_a_later_mark_passes_an_earlier_token() {
+    // Waiting for the second mark swallows the first token on the way.
+    let mut c = client("a\n--client-sync-0--\nb\n--client-sync-1--\n");
+    let first = c.send_sync().unwrap();
+    let second = c.send_sync().unwrap();
+    let mut got = Vec::new();
+    while let Some(e) = c.next_before(second).unwrap() {
+        got.push(e.to_string());
+    }
+    assert_eq!(got, ["a", "b"]);
+    assert!(c.next_before(first).unwrap().is_none());
+}
+
+#[test]
+fn read_timeouts_leave_the_client_intact() {
+    use io::ErrorKind::{TimedOut, WouldBlock};
+    let steps = [
+        Err(WouldBlock),
+        Ok(&b"service.state\tweb\tup\t695\t14268"[..]),
+        Err(TimedOut),
+        Ok(b"\t-\t-\t0\t-\nerr"),
+        Err(WouldBlock),
+        Ok(b"or\tx\n--client-sync-"),
+        Err(TimedOut),
+        Ok(b"0--\nlast\n"),
+    ];
+    let mut c = Client::new(Scripted(steps.into_iter().collect()), Vec::new());
+    let mark = c.send_sync().unwrap();
+    let mut got = Vec::new();
+    let mut timeouts = 0;
+    loop {
+        match c.next_before(mark) {
+            Ok(Some(e)) => got.push(e.to_string()),
+            Ok(None) => break,
+            Err(e) => {
+                assert!(matches!(e.kind(), WouldBlock | TimedOut), "{e}");
+                timeouts += 1;
+            }
+        }
+    }
+    assert_eq!(timeouts, 4);
+    assert_eq!(got, ["service.state\tweb\tup\t695\t14268\t-\t-\t0\t-", "error\tx"]);
+    assert_eq!(rest(&mut c), ["last"]);
+}
+
+#[test]
+fn next_before_at_end_of_input_is_unexpected_eof() {
+    let mut c = client("a\n");
+    let mark = c.send_sync().unwrap();
+    assert_eq!(c.next_before(mark).unwrap().map(|e| e.to_string()).as_deref(), Some("a"));
+    assert_eq!(c.next_before(mark).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+}
+
+#[test]
+fn next_before_after_overflow_ends_at_the_new_token() {
+    let mut c = client("overflow\n--client-sync-1--\n");
+    let mark = c.send_sync().unwrap();
+    assert_eq!(c.next_before(mark).unwrap().map(|e| e.to_string()).as_deref(), Some("overflow"));
+    assert!(c.next_before(mark).unwrap().is_none());
+    assert_eq!(written(c), "echo\t--client-sync-0--\necho\t--client-sync-1--\n");
+}
+
 // ------------------------------------------------------------- statedump
 
 #[test]
