@@ -421,3 +421,47 @@ fn client_against_the_daemon() {
     assert!(c.next_event().unwrap().is_none(), "the daemon closes the connection");
     assert_eq!(harness::wait_timeout(&mut child), Some(0));
 }
+
+/// `examples/settings.conf`: the web service runs as nobody, in /tmp,
+/// with its limits, and serves (on a free port instead of 8018). Needs root
+/// to switch user; without it the start fails at setgroups, as documented.
+#[test]
+fn settings_example_runs_a_service_as_nobody_with_its_limits() {
+    let conf = std::fs::read_to_string(root().join("examples/settings.conf")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = harness::tempdir();
+    let path = dir.path().join("settings.conf");
+    std::fs::write(&path, conf.replace("8018", &port.to_string())).unwrap();
+    let mut d = daemon(&["-c", path.to_str().unwrap()]);
+    let mut reaper = Reaper::default();
+    let root_user = Process::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if !root_user {
+        let e = d.out.wait_for("the setgroups error", |l| l.starts_with("error\tservice web: "));
+        assert_eq!(e, "error\tservice web: setgroups failed: Operation not permitted");
+        return;
+    }
+    let up = d.wait_state("web", "up");
+    let pid = reaper.add(fields(&up)[4]);
+    // It serves once python has bound the port.
+    let deadline = Instant::now() + harness::TIMEOUT;
+    let reply = loop {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"HEAD / HTTP/1.0\r\n\r\n").unwrap();
+            let mut reply = String::new();
+            let _ = s.read_to_string(&mut reply);
+            break reply;
+        }
+        assert!(Instant::now() < deadline, "nothing served on port {port}");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
+    // Serving means it has exec'd, after switching user.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    assert!(status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("65534")), "{status}");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    assert!(limits.lines().any(|l| l.starts_with("Max open files") && l.contains(" 256 ")), "{limits}");
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(), Path::new("/tmp"));
+    d.send("terminate\t0");
+    assert_eq!(d.wait(), Some(0));
+}
