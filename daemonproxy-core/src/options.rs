@@ -20,6 +20,8 @@ pub struct Options {
     pub(crate) guard: Option<i64>,
     pub(crate) exec_args: Vec<u8>,
     pub(crate) register_inherited: bool,
+    pub(crate) subreaper: bool,
+    pub(crate) notify_path: Option<Vec<u8>>,
 }
 
 impl Default for Options {
@@ -31,6 +33,8 @@ impl Default for Options {
             guard: None,
             exec_args: Vec::new(),
             register_inherited: false,
+            subreaper: false,
+            notify_path: None,
         }
     }
 }
@@ -83,6 +87,24 @@ impl Options {
     /// as handles `fd_N` (what the `daemonproxy` binary does).
     pub fn register_inherited(mut self, yes: bool) -> Options {
         self.register_inherited = yes;
+        self
+    }
+
+    /// Become the child subreaper (`PR_SET_CHILD_SUBREAPER`): processes
+    /// that services leave behind (double-forked daemons) are re-parented
+    /// to the daemon instead of init, so they are reaped and reported
+    /// (`orphan.exit`). Undone when the reactor is dropped.
+    pub fn subreaper(mut self, yes: bool) -> Options {
+        self.subreaper = yes;
+        self
+    }
+
+    /// Bind the readiness notification socket (`service.notify NAME
+    /// socket`) at this path instead of an abstract name
+    /// (`@daemonproxy/notify/PID`); it is removed when the reactor is
+    /// dropped.
+    pub fn notify_socket(mut self, path: impl Into<Vec<u8>>) -> Options {
+        self.notify_path = Some(path.into());
         self
     }
 

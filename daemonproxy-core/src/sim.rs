@@ -349,7 +349,7 @@ impl Sim {
     /// timers, which decide its restart).
     pub fn exit(&mut self, pid: i32, how: ExitReason) {
         self.live.remove(&pid);
-        self.sup.handle_exit(pid, how, self.now);
+        self.sup.handle_exit(pid, how, None, self.now);
         self.settle();
         self.sup.handle_timeout(self.now);
         self.settle();

@@ -10,8 +10,8 @@
 use super::conn_io::ConnIo;
 use super::fds::FdTable;
 use crate::ids::ConnId;
-use crate::proto::{ExitReason, Limit, Resource, Signal};
-use crate::supervisor::{ActionResult, ChildStep, Errno, FdSource, ProcessSettings, Spawn, Step};
+use crate::proto::{ExitReason, Limit, NotifyMode, Resource, Signal};
+use crate::supervisor::{ActionResult, ChildStep, Errno, FdSource, ProcessSettings, Spawn, Step, Usage};
 use crate::sys;
 use crate::sys::reap::WaitStatus;
 use crate::sys::spawn::{exec_status, ChildSetup, FailedStep, SpawnError, Spawned, Spawner};
@@ -22,6 +22,20 @@ use std::time::Duration;
 
 /// How often pending exec statuses are looked at while there are any.
 const EXEC_CHECK: Duration = Duration::from_millis(10);
+
+/// What a spawn gave: its result, and the reactor's ends of the child's
+/// control connection and readiness pipe.
+pub(crate) struct Started {
+    pub result: ActionResult,
+    pub conn: Option<(ConnId, ConnIo)>,
+    pub ready: Option<(i32, OwnedFd)>,
+}
+
+impl Started {
+    fn failed(result: ActionResult) -> Started {
+        Started { result, conn: None, ready: None }
+    }
+}
 
 /// Starts, watches and reaps children.
 pub(crate) struct Children {
@@ -35,6 +49,8 @@ pub(crate) struct Children {
     /// Limits and groups in the system's terms (reused).
     rlimits: Vec<(i32, u64, u64)>,
     groups: Vec<u32>,
+    /// A child's environment changes, with the notification socket's.
+    env: Vec<u8>,
 }
 
 impl Children {
@@ -51,12 +67,25 @@ impl Children {
             plan: Vec::new(),
             rlimits: Vec::new(),
             groups: Vec::new(),
+            env: Vec::new(),
         }
     }
 
-    /// Starts a child as `spawn` asks. A control connection is created
-    /// first; its end is returned for the reactor to serve.
-    pub fn spawn(&mut self, spawn: &Spawn<'_>, fds: &FdTable, now: Time) -> (ActionResult, Option<(ConnId, ConnIo)>) {
+    /// Starts a child as `spawn` asks. A control connection and a
+    /// readiness pipe are created first; the reactor's ends are returned for
+    /// it to serve. `notify_env`: the `NOTIFY_SOCKET=...` entry for a child
+    /// that reports readiness on the socket.
+    pub fn spawn(&mut self, spawn: &Spawn<'_>, fds: &FdTable, notify_env: Option<&[u8]>, now: Time) -> Started {
+        let ready_pipe = match spawn.notify {
+            Some(NotifyMode::Fd(_)) => match sys::fd::pipe(false) {
+                Ok((r, w)) => {
+                    let _ = sys::fd::set_nonblocking(r.as_fd(), true);
+                    Some((r, w))
+                }
+                Err(e) => return Started::failed(failed(Step::Pipe, &e)),
+            },
+            _ => None,
+        };
         let pair = match spawn.control {
             None => None,
             Some(link) => match sys::fd::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, false) {
@@ -64,7 +93,7 @@ impl Children {
                     let _ = sys::fd::set_nonblocking(ours.as_fd(), true);
                     Some((link, ours, theirs))
                 }
-                Err(e) => return (failed(Step::Socketpair, &e), None),
+                Err(e) => return Started::failed(failed(Step::Socketpair, &e)),
             },
         };
         self.plan.clear();
@@ -78,8 +107,25 @@ impl Children {
                 },
             });
         }
+        if let (Some(NotifyMode::Fd(n)), Some((_, w))) = (spawn.notify, &ready_pipe) {
+            let n = n as usize;
+            if self.plan.len() <= n {
+                self.plan.resize(n + 1, sys::spawn::FdSource::Closed);
+            }
+            self.plan[n] = sys::spawn::FdSource::Fd(w.as_raw_fd());
+        }
+        self.env.clear();
+        self.env.extend_from_slice(spawn.process.env.raw());
+        if let (Some(NotifyMode::Socket), Some(entry)) = (spawn.notify, notify_env) {
+            if !self.env.is_empty() {
+                self.env.push(b'\t');
+            }
+            self.env.extend_from_slice(entry);
+        }
         let log_fd = spawn.log_to.and_then(|id| fds.raw(id));
-        let setup = setup(&mut self.rlimits, &mut self.groups, &spawn.process);
+        let mut setup = setup(&mut self.rlimits, &mut self.groups, &spawn.process);
+        setup.env = &self.env;
+        setup.listen_pid = spawn.listen_pid;
         let result = match self.spawner.spawn(spawn.argv, &self.plan, (spawn.batch, log_fd), &setup) {
             Ok(Spawned { pid, status }) => {
                 if let Some(fd) = status {
@@ -92,7 +138,7 @@ impl Children {
                 ActionResult::ChildFailed { pid, step: ChildStep::Exec, errno: Errno(errno) }
             }
             Err(SpawnError::Fork(errno)) => {
-                return (ActionResult::Failed { step: Step::Fork, errno: Errno(errno) }, None)
+                return Started::failed(ActionResult::Failed { step: Step::Fork, errno: Errno(errno) })
             }
         };
         let conn = pair.map(|(link, ours, theirs)| {
@@ -109,7 +155,11 @@ impl Children {
             }
             (link.conn, ConnIo::socket(ours))
         });
-        (result, conn)
+        let ready = match result {
+            ActionResult::Spawned { pid } | ActionResult::ChildFailed { pid, .. } => ready_pipe.map(|(r, _)| (pid, r)),
+            _ => None,
+        };
+        Started { result, conn, ready }
     }
 
     /// Starts a child that dies of SIGABRT at once.
@@ -180,6 +230,7 @@ fn setup<'a>(
         ids: p.user.map(|u| (u.uid, u.gid, &groups[..])),
         rlimits,
         umask: p.umask.map(|m| u32::from(m.bits())),
+        listen_pid: false,
     }
 }
 
@@ -213,16 +264,19 @@ fn child_step(step: FailedStep) -> ChildStep {
     }
 }
 
-/// Reaps one exited child without blocking.
-pub(crate) fn reap() -> Option<(i32, ExitReason)> {
-    let (pid, status) = sys::reap::reap_one()?;
-    Some((
-        pid,
-        match status {
-            WaitStatus::Exited(code) => ExitReason::Exit(code),
-            WaitStatus::Signaled(sig) => ExitReason::Signal(Signal::from_number(sig as u16)),
-        },
-    ))
+/// Reaps one exited child without blocking, with what it used.
+pub(crate) fn reap() -> Option<(i32, ExitReason, Usage)> {
+    let (pid, status, ru) = sys::reap::reap_one()?;
+    let how = match status {
+        WaitStatus::Exited(code) => ExitReason::Exit(code),
+        WaitStatus::Signaled(sig) => ExitReason::Signal(Signal::from_number(sig as u16)),
+    };
+    let usage = Usage {
+        user: Duration::from_micros(ru.user_us),
+        system: Duration::from_micros(ru.system_us),
+        max_rss_kb: ru.max_rss_kb,
+    };
+    Some((pid, how, usage))
 }
 
 /// A failed step as a result.

@@ -41,12 +41,23 @@ impl Reactor {
             Action::Chdir { req, path } => Some((req, done_or(Step::Chdir, sys::fd::chdir(path)))),
             Action::Kill { req, pid, signal, group } => Some((req, kill(pid, i32::from(signal.number()), group))),
             Action::Spawn(spawn) => {
-                let (r, conn) = children.spawn(&spawn, fds, now);
+                let mut trouble = None;
+                if spawn.notify == Some(crate::proto::NotifyMode::Socket) && self.notify.is_none() {
+                    trouble = super::notify::open(&mut self.notify, &self.poll, self.notify_path.as_deref()).err();
+                }
+                let env = self.notify.as_ref().map(|n| &n.env[..]);
+                let started = children.spawn(&spawn, fds, env, now);
                 let req = spawn.req;
-                if let Some((id, io)) = conn {
+                if let Some(e) = trouble {
+                    self.sup.log(crate::proto::LogLevel::Error, format_args!("{e}"));
+                }
+                if let Some((id, io)) = started.conn {
                     self.set_io(id, io);
                 }
-                Some((req, r))
+                if let Some((pid, fd)) = started.ready {
+                    self.watch_ready_pipe(pid, fd);
+                }
+                Some((req, started.result))
             }
             Action::SpawnAborting { req } => Some((req, children.spawn_aborting())),
             Action::Close { fd } => {

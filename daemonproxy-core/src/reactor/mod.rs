@@ -14,6 +14,7 @@ mod conn_io;
 mod execute;
 mod fds;
 mod front_ends;
+mod notify;
 mod signals;
 mod sources;
 
@@ -43,6 +44,7 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 const LISTENER: Token = Token(usize::MAX - 2);
 const LOG: Token = Token(usize::MAX - 3);
 const FATAL: Token = Token(usize::MAX - 4);
+const NOTIFY: Token = Token(usize::MAX - 5);
 
 /// Longest sleep of the loop (§2.1).
 const MAX_SLEEP: Duration = Duration::from_secs(200);
@@ -64,6 +66,11 @@ fn output_token(id: ConnId) -> Token {
 /// Token of an embedding program's descriptor.
 fn source_token(id: SourceId) -> Token {
     Token(id.0 * 4 + 2)
+}
+
+/// Token of a child's readiness pipe.
+fn ready_token(key: usize) -> Token {
+    Token(key * 4 + 3)
 }
 
 /// The daemon: a [`Supervisor`] and the event loop around it.
@@ -90,6 +97,15 @@ pub struct Reactor {
     children: Children,
     signals: SignalSources,
     sources: Slab<Source>,
+    /// Readiness pipes of children (`fd N` mode): pid and read end.
+    ready_pipes: Slab<(i32, OwnedFd)>,
+    /// Ready pipes reported readable.
+    ready_pending: Vec<usize>,
+    notify: Option<notify::NotifySocket>,
+    /// `--notify-socket PATH` (else an abstract name).
+    notify_path: Option<Vec<u8>>,
+    /// This process was made a child subreaper (undone on drop).
+    subreaper: bool,
     /// The registered control socket.
     listener: Option<RawFd>,
     listener_ready: bool,
@@ -168,6 +184,11 @@ impl Reactor {
             children: Children::new(&HANDLED_SIGNALS, opts.pooled()),
             signals,
             sources: Slab::new(),
+            ready_pipes: Slab::new(),
+            ready_pending: Vec::new(),
+            notify: None,
+            notify_path: opts.notify_path.clone(),
+            subreaper: false,
             listener: None,
             listener_ready: false,
             log_fd: None,
@@ -180,6 +201,12 @@ impl Reactor {
             ids: Vec::new(),
             _exclusive: exclusive,
         };
+        if opts.subreaper {
+            sys::fd::set_child_subreaper(true).map_err(|e| {
+                Error::io(ErrorKind::Setup, 3, format!("prctl(PR_SET_CHILD_SUBREAPER): {}", text(&e)), e)
+            })?;
+            reactor.subreaper = true;
+        }
         reactor.drain(Time::now());
         Ok(reactor)
     }
@@ -372,7 +399,10 @@ impl Reactor {
         if self.outcome.is_some() || self.listener_ready || self.fatal_woken || self.signals_ready || self.more_ready {
             return true;
         }
-        if self.sources.iter().any(|(_, s)| s.ready.is_some()) {
+        if self.sources.iter().any(|(_, s)| s.ready.is_some())
+            || !self.ready_pending.is_empty()
+            || self.notify.as_ref().is_some_and(|n| n.ready)
+        {
             return true;
         }
         let Reactor { conns, sup, .. } = self;
@@ -391,6 +421,11 @@ impl Reactor {
                 LISTENER => self.listener_ready = true,
                 LOG => self.sup.handle_log_writable(now),
                 FATAL => self.fatal_woken = true,
+                NOTIFY => {
+                    if let Some(n) = &mut self.notify {
+                        n.ready = true;
+                    }
+                }
                 Token(t) => {
                     let ready = Readiness {
                         readable: ev.is_readable(),
@@ -400,6 +435,7 @@ impl Reactor {
                     };
                     let index = t / 4;
                     match t % 4 {
+                        3 => self.ready_pending.push(index),
                         2 => {
                             if let Some(s) = self.sources.get_mut(index) {
                                 s.ready.get_or_insert_with(Readiness::default).merge(ready);
@@ -449,6 +485,7 @@ impl Reactor {
         if self.outcome.is_some() {
             return;
         }
+        self.read_readiness(now);
         if std::mem::take(&mut self.listener_ready) {
             self.accept(now);
         }
@@ -472,12 +509,14 @@ impl Reactor {
     /// Reaps every exited child, reporting a failed exec before its exit.
     fn reap(&mut self, now: Time) {
         let mut reaped = false;
-        while let Some((pid, how)) = children::reap() {
+        while let Some((pid, how, usage)) = children::reap() {
             if self.children.execs_pending() {
                 let sup = &mut self.sup;
                 self.children.check_execs(Some(pid), now, |p, step, e| sup.handle_child_failed(p, step, e, now));
             }
-            self.sup.handle_exit(pid, how, now);
+            // A readiness line written just before exiting still counts.
+            self.read_ready_pipes_of(pid, now);
+            self.sup.handle_exit(pid, how, Some(usage), now);
             reaped = true;
         }
         if reaped {
@@ -690,6 +729,95 @@ impl Reactor {
     }
 }
 
+impl Reactor {
+    /// Watches a child's readiness pipe.
+    fn watch_ready_pipe(&mut self, pid: i32, fd: OwnedFd) {
+        let raw = fd.as_raw_fd();
+        let key = self.ready_pipes.insert((pid, fd));
+        if self.poll.registry().register(&mut SourceFd(&raw), ready_token(key), mio::Interest::READABLE).is_err() {
+            self.ready_pipes.remove(key);
+        }
+    }
+
+    /// Reads the readiness pipes and the notification socket that were
+    /// reported readable.
+    fn read_readiness(&mut self, now: Time) {
+        let mut pending = std::mem::take(&mut self.ready_pending);
+        for key in pending.drain(..) {
+            self.read_ready_pipe(key, now);
+        }
+        self.ready_pending = pending;
+        if self.notify.as_ref().is_some_and(|n| n.ready) {
+            self.read_notify_socket(now);
+        }
+        self.drain(now);
+    }
+
+    /// The pipes of process `pid` (it was just reaped).
+    fn read_ready_pipes_of(&mut self, pid: i32, now: Time) {
+        let keys: Vec<usize> = self.ready_pipes.iter().filter(|(_, (p, _))| *p == pid).map(|(k, _)| k).collect();
+        for key in keys {
+            self.read_ready_pipe(key, now);
+            // Whatever it wrote is in: the pipe has no other use.
+            self.close_ready_pipe(key);
+        }
+    }
+
+    /// One readiness pipe: a line means ready (then the pipe is closed);
+    /// its end without one means never.
+    fn read_ready_pipe(&mut self, key: usize, now: Time) {
+        let Some((pid, fd)) = self.ready_pipes.get(key) else { return };
+        let pid = *pid;
+        let mut buf = [0u8; 256];
+        loop {
+            match sys::fd::read(fd.as_fd(), &mut buf) {
+                Ok(0) => break,
+                Ok(n) if buf[..n].contains(&b'\n') => {
+                    self.sup.handle_ready(pid, now);
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => break,
+            }
+        }
+        self.close_ready_pipe(key);
+    }
+
+    fn close_ready_pipe(&mut self, key: usize) {
+        if self.ready_pipes.contains(key) {
+            let (_, fd) = self.ready_pipes.remove(key);
+            let _ = self.poll.registry().deregister(&mut SourceFd(&fd.as_raw_fd()));
+        }
+    }
+
+    /// Every datagram waiting on the notification socket.
+    fn read_notify_socket(&mut self, now: Time) {
+        let mut buf = [0u8; 4096];
+        loop {
+            let Some(n) = &mut self.notify else { return };
+            match sys::fd::recv_with_pid(n.fd.as_fd(), &mut buf) {
+                Ok((len, Some(pid))) => match sys::fd::session_and_group(pid) {
+                    Ok(group) => self.sup.handle_notify_message(pid, group, &buf[..len], now),
+                    Err(_) => self.sup.log(
+                        LogLevel::Debug,
+                        format_args!("dropped a readiness message from pid {pid}, which has exited"),
+                    ),
+                },
+                Ok((_, None)) => {
+                    self.sup.log(LogLevel::Debug, format_args!("dropped a readiness message without credentials"))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    n.ready = false;
+                    return;
+                }
+            }
+        }
+    }
+}
+
 impl AsRawFd for Reactor {
     /// The poll's descriptor: readable when the reactor has something to
     /// do (see [`Reactor::timeout`] for its timers). An outer loop that
@@ -704,6 +832,12 @@ impl AsRawFd for Reactor {
 
 impl Drop for Reactor {
     fn drop(&mut self) {
+        if self.subreaper {
+            let _ = sys::fd::set_child_subreaper(false);
+        }
+        if let (Some(path), Some(_)) = (&self.notify_path, &self.notify) {
+            let _ = sys::raw::unlink(path);
+        }
         let ids: Vec<ConnId> = (0..self.conns.len()).map(ConnId).collect();
         for id in ids {
             self.drop_io(id);

@@ -8,7 +8,8 @@
 
 use crate::ids::{ConnId, FdId, RequestId};
 use daemonproxy_proto::{
-    Domain, EnvList, OpenFlags, PipeFlags, Resource, Rlimits, Signal, SockType, SocketAddr, SocketFlags, Umask, UserIds,
+    Domain, EnvList, NotifyMode, OpenFlags, PipeFlags, Resource, Rlimits, Signal, SockType, SocketAddr, SocketFlags,
+    Umask, UserIds,
 };
 use std::fmt;
 
@@ -202,6 +203,27 @@ pub struct Spawn<'a> {
     pub log_to: Option<FdId>,
     /// How its process is set up.
     pub process: ProcessSettings<'a>,
+    /// How it reports readiness: `Fd(N)`, a fresh pipe whose write end it
+    /// gets as descriptor N (the driver reports a line on the read end
+    /// with [`crate::Supervisor::handle_ready`], then closes it); `Socket`,
+    /// `NOTIFY_SOCKET` in its environment naming the driver's datagram
+    /// socket (messages go to [`crate::Supervisor::handle_notify_message`]).
+    pub notify: Option<NotifyMode>,
+    /// Set `LISTEN_PID` to its own pid in its environment (socket
+    /// activation: `LISTEN_FDS` and `LISTEN_FDNAMES` are in
+    /// `process.env`).
+    pub listen_pid: bool,
+}
+
+/// What a reaped process used (from `wait4`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct Usage {
+    /// User CPU time.
+    pub user: std::time::Duration,
+    /// System CPU time.
+    pub system: std::time::Duration,
+    /// Peak resident set size, KiB.
+    pub max_rss_kb: u64,
 }
 
 /// Something the supervisor asks its driver to do.

@@ -105,6 +105,12 @@ impl Supervisor {
                 self.process_setting(name, Setting::Rlimit, Some(limits.raw()), now)
             }
             Command::ServiceUmask { name, umask } => self.service_umask(name, umask, now),
+            Command::ServiceNotify { name, mode } => self.service_notify(name, mode, now),
+            Command::ServiceListenFds { name, on } => self.service_listen_fds(name, on, now),
+            Command::ConnExtended { on } => {
+                self.conn_extended(id, on);
+                Ok(())
+            }
             _ => self.fail("command not supported yet"),
         }
     }

@@ -22,10 +22,10 @@ pub const OUT_CAPACITY: usize = 64 * 1024;
 /// A command (and each statedump step) runs only with this much room free.
 pub const STEP_ROOM: usize = 1024;
 
-/// Room a statedump step waits for: one service is at most ten lines
-/// (five, and five process settings), each at most a little longer than a
-/// command line.
-pub const DUMP_STEP_ROOM: usize = 11 * 1024;
+/// Room a statedump step waits for: one service is at most thirteen lines
+/// (five, five process settings, three of readiness), each at most a
+/// little longer than a command line.
+pub const DUMP_STEP_ROOM: usize = 14 * 1024;
 
 /// Input buffer size; a full buffer stops reading (§3.9).
 pub const IN_CAPACITY: usize = 4 * 1024;
@@ -114,6 +114,8 @@ pub struct Conn {
     /// Its driver has not connected it yet (a service's control connection
     /// between the spawn request and its result).
     pub detached: bool,
+    /// `conn.extended on`: it also gets `service.rusage` and `orphan.exit`.
+    pub extended: bool,
     /// Descriptors received with its input, for `fd.take` (with what the
     /// driver found out about each, or why it could not).
     pub ancillary: VecDeque<(FdId, Result<super::action::FdKind, super::action::Errno>)>,
@@ -142,6 +144,7 @@ impl Conn {
             eof: false,
             waiting: false,
             detached: false,
+            extended: false,
             ancillary: VecDeque::new(),
         }
     }

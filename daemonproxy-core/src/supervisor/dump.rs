@@ -3,7 +3,7 @@
 
 use super::conn::Dump;
 use super::service::Setting;
-use super::services::{encode_process_settings, encode_setting};
+use super::services::{encode_process_settings, encode_readiness, encode_setting};
 use super::Supervisor;
 use crate::ids::ConnId;
 use crate::time::Time;
@@ -57,7 +57,7 @@ impl Supervisor {
     }
 
     /// Sends a service's statedump lines in one piece (five, plus one per
-    /// process setting that is set).
+    /// process or readiness setting that is set, and its readiness).
     fn emit_service(&mut self, id: ConnId, key: usize, now: Time) {
         let Some(s) = self.services.get(key) else { return };
         let name = s.name.name();
@@ -67,6 +67,7 @@ impl Supervisor {
             encode_setting(s, name, which, &mut self.scratch);
         }
         encode_process_settings(s, name, &mut self.scratch);
+        encode_readiness(s, name, &mut self.scratch);
         self.deliver(Some(id), now);
     }
 }

@@ -58,6 +58,7 @@ mod handles;
 pub(crate) mod log;
 mod logging;
 mod queue;
+mod readiness;
 pub(crate) mod registry;
 mod schedule;
 mod service;
@@ -66,7 +67,7 @@ mod signals;
 mod terminate;
 
 pub use action::{
-    Action, ActionResult, ChildStep, ControlLink, Errno, FdKind, FdSource, ProcessSettings, Spawn, Step, Written,
+    Action, ActionResult, ChildStep, ControlLink, Errno, FdKind, FdSource, ProcessSettings, Spawn, Step, Usage, Written,
 };
 pub use conn::ConnKind;
 pub use signals::RECORDED_SIGNALS;
@@ -113,6 +114,7 @@ pub struct Supervisor {
     transmit: VecDeque<ConnId>,
     /// Reused buffers, so that the steady state does not allocate.
     scratch: Vec<u8>,
+    env: Vec<u8>,
     msg: Vec<u8>,
     line: Vec<u8>,
     keys: Vec<usize>,
@@ -164,6 +166,7 @@ impl Supervisor {
             transmit: VecDeque::new(),
             // Reused buffers grow on first use: an idle daemon stays small.
             scratch: Vec::new(),
+            env: Vec::new(),
             msg: Vec::new(),
             line: Vec::new(),
             keys: Vec::with_capacity(pool),
@@ -315,12 +318,14 @@ impl Supervisor {
         self.log.step(now);
     }
 
-    /// A child was reaped: its `down` state now; whether it restarts is
-    /// decided by the next [`Supervisor::handle_timeout`], so that commands
-    /// it wrote before exiting count (§9.5). A pid that belongs to no
-    /// service (an orphan adopted as PID 1 or subreaper) is logged.
-    pub fn handle_exit(&mut self, pid: i32, how: ExitReason, now: Time) {
-        self.reaped(pid, how, now);
+    /// A child was reaped, with what it used if known: its `down` state
+    /// now (and `service.rusage` for extended connections); whether it
+    /// restarts is decided by the next [`Supervisor::handle_timeout`], so
+    /// that commands it wrote before exiting count (§9.5). A pid that
+    /// belongs to no service (an orphan adopted as PID 1 or subreaper) is
+    /// logged, and reported as `orphan.exit` to extended connections.
+    pub fn handle_exit(&mut self, pid: i32, how: ExitReason, usage: Option<Usage>, now: Time) {
+        self.reaped(pid, how, usage, now);
     }
 
     /// A step of a child's set-up failed, usually the exec of its program

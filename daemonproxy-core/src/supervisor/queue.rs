@@ -11,7 +11,9 @@
 use super::action::{Action, ControlLink, FdSource, ProcessSettings, Spawn};
 use super::registry::NameBuf;
 use crate::ids::{ConnId, FdId, RequestId};
-use daemonproxy_proto::{EnvList, OpenFlags, PipeFlags, Rlimits, Signal, SocketAddr, SocketFlags, Umask, UserIds};
+use daemonproxy_proto::{
+    EnvList, NotifyMode, OpenFlags, PipeFlags, Rlimits, Signal, SocketAddr, SocketFlags, Umask, UserIds,
+};
 use std::collections::VecDeque;
 use std::ops::Range;
 
@@ -161,6 +163,8 @@ enum Item {
         batch: bool,
         log_to: Option<FdId>,
         process: ProcessRanges,
+        notify: Option<NotifyMode>,
+        listen_pid: bool,
     },
     SpawnAborting {
         req: RequestId,
@@ -185,9 +189,17 @@ pub struct SpawnItem<'a>(&'a mut Queue);
 impl SpawnItem<'_> {
     /// Its control connection, whether more starts follow, and where a
     /// failed exec is logged.
-    pub fn with(self, control: Option<ControlLink>, batch: bool, log_to: Option<FdId>) {
+    pub fn with(self, control: Option<ControlLink>, batch: bool, log_to: Option<FdId>) -> Self {
         if let Some(Item::Spawn { control: c, batch: b, log_to: l, .. }) = self.0.items.back_mut() {
             (*c, *b, *l) = (control, batch, log_to);
+        }
+        self
+    }
+
+    /// How it reports readiness, and whether it gets `LISTEN_PID`.
+    pub fn readiness(self, notify: Option<NotifyMode>, listen_pid: bool) {
+        if let Some(Item::Spawn { notify: n, listen_pid: l, .. }) = self.0.items.back_mut() {
+            (*n, *l) = (notify, listen_pid);
         }
     }
 }
@@ -315,7 +327,18 @@ impl Queue {
             umask: process.umask,
         };
         let req = self.request(then);
-        self.items.push_back(Item::Spawn { req, argv, fds, control: None, batch: false, log_to: None, process });
+        let item = Item::Spawn {
+            req,
+            argv,
+            fds,
+            control: None,
+            batch: false,
+            log_to: None,
+            process,
+            notify: None,
+            listen_pid: false,
+        };
+        self.items.push_back(item);
         SpawnItem(self)
     }
 
@@ -367,22 +390,26 @@ impl Queue {
             Item::Unlisten { req, fd, path } => Action::Unlisten { req, fd, path: b(&path) },
             Item::Chdir { req, path } => Action::Chdir { req, path: b(&path) },
             Item::Kill { req, pid, signal, group } => Action::Kill { req, pid, signal, group },
-            Item::Spawn { req, argv, fds, control, batch, log_to, process } => Action::Spawn(Spawn {
-                req,
-                argv: b(&argv),
-                fds: &self.plans[fds],
-                control,
-                batch,
-                log_to,
-                // Stored settings were validated when they were set.
-                process: ProcessSettings {
-                    env: EnvList::new(b(&process.env)).unwrap_or(EnvList::NONE),
-                    cwd: process.cwd.map(|r| b(&r)),
-                    user: process.user.and_then(|r| UserIds::parse(b(&r)).ok()),
-                    rlimits: Rlimits::new(b(&process.rlimits)).unwrap_or(Rlimits::NONE),
-                    umask: process.umask,
-                },
-            }),
+            Item::Spawn { req, argv, fds, control, batch, log_to, process, notify, listen_pid } => {
+                Action::Spawn(Spawn {
+                    req,
+                    argv: b(&argv),
+                    fds: &self.plans[fds],
+                    control,
+                    batch,
+                    log_to,
+                    // Stored settings were validated when they were set.
+                    process: ProcessSettings {
+                        env: EnvList::new(b(&process.env)).unwrap_or(EnvList::NONE),
+                        cwd: process.cwd.map(|r| b(&r)),
+                        user: process.user.and_then(|r| UserIds::parse(b(&r)).ok()),
+                        rlimits: Rlimits::new(b(&process.rlimits)).unwrap_or(Rlimits::NONE),
+                        umask: process.umask,
+                    },
+                    notify,
+                    listen_pid,
+                })
+            }
             Item::SpawnAborting { req } => Action::SpawnAborting { req },
             Item::Close { fd } => Action::Close { fd },
             Item::CloseConnection { conn } => Action::CloseConnection { conn },

@@ -3,7 +3,7 @@
 use super::registry::NameBuf;
 use crate::time::Time;
 use daemonproxy_proto::{
-    EnvList, ExitReason, FdList, Rlimits, ServiceState, Signal, Trigger, Triggers, Umask, UserIds,
+    EnvList, ExitReason, FdList, NotifyMode, Rlimits, ServiceState, Signal, Trigger, Triggers, Umask, UserIds,
 };
 
 /// What a service is doing.
@@ -166,6 +166,12 @@ pub struct Service {
     pub spawning: bool,
     /// `service.umask`.
     pub umask: Option<Umask>,
+    /// `service.notify`.
+    pub notify: Option<NotifyMode>,
+    /// `service.listen_fds`.
+    pub listen_fds: bool,
+    /// When its current process reported readiness.
+    pub ready: Option<Time>,
     /// Current state.
     pub state: State,
 }
@@ -173,7 +179,17 @@ pub struct Service {
 impl Service {
     /// A new service: down, no arguments, default descriptors, no triggers.
     pub fn new(name: NameBuf) -> Service {
-        Service { name, values: Packed::default(), interval: 0, spawning: false, umask: None, state: State::Down(None) }
+        Service {
+            name,
+            values: Packed::default(),
+            interval: 0,
+            spawning: false,
+            umask: None,
+            notify: None,
+            listen_fds: false,
+            ready: None,
+            state: State::Down(None),
+        }
     }
 
     /// The argument list (TAB-separated).
@@ -252,6 +268,7 @@ impl Service {
     /// Remembers what a start uses (program, directory, credentials), for
     /// the reports of its failures.
     pub fn note_start(&mut self) {
+        self.ready = None;
         let args = self.values.range(Setting::Args.slot());
         let tab = self.values.data[args.clone()].iter().position(|&b| b == b'\t');
         self.copy_slot(args.start..tab.map_or(args.end, |i| args.start + i), PROGRAM);

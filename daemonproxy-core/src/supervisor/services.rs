@@ -2,7 +2,7 @@
 //! (§9.2, §9.3), reaping (§9.4), automatic restarts (§9.5), retries
 //! (§9.6), signalling and deleting (§9.7).
 
-use super::action::{ActionResult, ChildStep, ControlLink, Errno, FdSource, ProcessSettings, Step};
+use super::action::{ActionResult, ChildStep, ControlLink, Errno, FdSource, ProcessSettings, Step, Usage};
 use super::conn::{Conn, ConnKind};
 use super::log::{log, Lossy};
 use super::queue::{Issuer, Pending};
@@ -12,7 +12,7 @@ use super::{is_start_at, Failed, Res, Supervisor};
 use crate::ids::ConnId;
 use crate::time::Time;
 use daemonproxy_proto::{
-    Event, ExitReason, FdEntry, FdList, Name, ServiceState, Signal, Special, StartWhen, Triggers, Umask,
+    EnvList, Event, ExitReason, FdEntry, FdList, Name, ServiceState, Signal, Special, StartWhen, Triggers, Umask,
 };
 use std::time::Duration;
 
@@ -331,13 +331,20 @@ impl Supervisor {
                 ControlLink { conn: ConnId(self.conns.insert(c)), commands, events }
             });
             let log_to = self.log.error_destination();
-            let Supervisor { services, queue, plan, .. } = self;
+            let notify = self.checked_notify(key, now);
+            let Supervisor { services, queue, plan, env, .. } = self;
             let Some(s) = services.get_mut(key) else { return };
             s.note_start();
-            let process =
-                ProcessSettings { env: s.env(), cwd: s.cwd(), user: s.user(), rlimits: s.rlimits(), umask: s.umask };
+            let listen = s.listen_fds && listen_env(s, env);
+            let process = ProcessSettings {
+                env: if listen { EnvList::new(env).unwrap_or(EnvList::NONE) } else { s.env() },
+                cwd: s.cwd(),
+                user: s.user(),
+                rlimits: s.rlimits(),
+                umask: s.umask,
+            };
             let then = Pending::Spawn { key, conn: control.map(|c| c.conn) };
-            queue.spawn(s.args(), plan, &process, then).with(control, batch, log_to);
+            queue.spawn(s.args(), plan, &process, then).with(control, batch, log_to).readiness(notify, listen);
         }
         if let Some(s) = self.services.get_mut(key) {
             s.spawning = true;
@@ -412,15 +419,27 @@ impl Supervisor {
 
     /// A child was reaped (§9.4): its `down` state now; the restart is
     /// decided later ([`Supervisor::decide_restarts`]).
-    pub(super) fn reaped(&mut self, pid: i32, how: ExitReason, now: Time) {
+    pub(super) fn reaped(&mut self, pid: i32, how: ExitReason, usage: Option<Usage>, now: Time) {
         let Some(key) = self.pids.remove(&pid) else {
             log!(self.log, Debug, "reaped pid {} which belongs to no service", pid);
+            self.emit_extended(Event::OrphanExit { pid: pid as u32, at: now.secs(), reason: how }, now);
             return;
         };
         let Some(s) = self.services.get(key) else { return };
         let State::Up { since, .. } = s.state else { return };
         self.set_state(key, State::Down(Some(Exited { at: now, pid, since, reason: how })));
         self.emit_state(None, key, now, true);
+        if let (Some(u), Some(s)) = (usage, self.services.get(key)) {
+            let name = s.name;
+            let ev = Event::ServiceRusage {
+                name: name.name(),
+                at: now.secs(),
+                utime_us: u.user.as_micros() as u64,
+                stime_us: u.system.as_micros() as u64,
+                maxrss_kb: u.max_rss_kb,
+            };
+            self.emit_extended(ev, now);
+        }
         self.restarts.push((key, pid));
     }
 
@@ -465,6 +484,32 @@ impl Supervisor {
     }
 }
 
+/// Composes a service's environment changes with socket activation's
+/// `LISTEN_FDS` (its descriptors from 3 to the end of its list) and
+/// `LISTEN_FDNAMES` (their handle names) into `env`. Returns whether it
+/// has any such descriptor.
+fn listen_env(s: &Service, env: &mut Vec<u8>) -> bool {
+    let fds = s.fds();
+    let count = fds.raw_entries().count().saturating_sub(3);
+    if count == 0 {
+        return false;
+    }
+    env.clear();
+    env.extend_from_slice(s.env().raw());
+    if !env.is_empty() {
+        env.push(b'\t');
+    }
+    env.extend_from_slice(format!("LISTEN_FDS={count}\tLISTEN_FDNAMES=").as_bytes());
+    for (i, entry) in fds.raw_entries().skip(3).enumerate() {
+        if i > 0 {
+            env.push(b':');
+        }
+        let named = !entry.is_empty() && entry != b"-";
+        env.extend_from_slice(if named { entry } else { b"unknown" });
+    }
+    true
+}
+
 /// Encodes the statedump lines of a service's process settings, for those
 /// that are set (none: nothing, so the dump is the original's).
 pub(super) fn encode_process_settings(s: &Service, name: Name<'_>, out: &mut Vec<u8>) {
@@ -478,6 +523,21 @@ pub(super) fn encode_process_settings(s: &Service, name: Name<'_>, out: &mut Vec
     }
     if let Some(umask) = s.umask {
         Event::ServiceUmask { name, umask: Some(umask) }.encode(out);
+    }
+}
+
+/// Encodes the statedump lines of a service's readiness settings and
+/// state, for those that are set: `service.notify`, `service.listen_fds`,
+/// and `service.ready` when its current process reported readiness.
+pub(super) fn encode_readiness(s: &Service, name: Name<'_>, out: &mut Vec<u8>) {
+    if s.notify.is_some() {
+        Event::ServiceNotify { name, mode: s.notify }.encode(out);
+    }
+    if s.listen_fds {
+        Event::ServiceListenFds { name, on: true }.encode(out);
+    }
+    if let (Some(at), State::Up { pid, .. }) = (s.ready, s.state) {
+        Event::ServiceReady { name, at: at.secs(), pid: pid as u32 }.encode(out);
     }
 }
 

@@ -502,6 +502,103 @@ pub(crate) fn send_nosignal(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usiz
     cvt_size(unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) })
 }
 
+/// Creates the readiness notification socket: a non-blocking unix
+/// datagram socket bound to `path` (in the abstract namespace when
+/// `abstract_name`, so nothing appears in the file system), receiving its
+/// senders' credentials (`SO_PASSCRED`).
+pub(crate) fn notify_socket(path: &[u8], abstract_name: bool) -> io::Result<OwnedFd> {
+    let fd = socket(libc::AF_UNIX, libc::SOCK_DGRAM, true)?;
+    let one: libc::c_int = 1;
+    // SAFETY: the option value points to a live c_int of the size passed.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            (&one as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    if abstract_name {
+        // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
+        let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
+        if path.len() + 1 > addr.sun_path.len() {
+            return Err(os_error(libc::ENAMETOOLONG));
+        }
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        // sun_path[0] stays NUL: the abstract namespace.
+        for (dst, &src) in addr.sun_path[1..].iter_mut().zip(path) {
+            *dst = src as libc::c_char;
+        }
+        let len = mem::size_of::<libc::sa_family_t>() + 1 + path.len();
+        // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed it.
+        cvt(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len as libc::socklen_t) })?;
+    } else {
+        bind_unix(fd.as_fd(), path)?;
+    }
+    Ok(fd)
+}
+
+/// Receives one datagram with its sender's pid (from `SCM_CREDENTIALS`;
+/// `None` when the kernel attached none). `WouldBlock` when none waits.
+pub(crate) fn recv_with_pid(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Option<i32>)> {
+    let mut cmsg = CmsgBuf([0; 256]);
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: msghdr is plain old data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cmsg.0.as_mut_ptr().cast();
+    msg.msg_controllen = cmsg.0.len() as _;
+    // SAFETY: `msg` points to one iovec covering `buf` and to the control
+    // buffer, all valid and writable for the sizes given.
+    let n = cvt_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) })?;
+    let mut pid = None;
+    // SAFETY: the kernel filled `msg`; the CMSG_* macros walk headers
+    // within msg_controllen only.
+    let mut hdr = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !hdr.is_null() {
+        // SAFETY: non-null header inside `cmsg`, read unaligned.
+        let h: libc::cmsghdr = unsafe { hdr.read_unaligned() };
+        if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_CREDENTIALS {
+            // SAFETY: CMSG_DATA of an SCM_CREDENTIALS header holds a ucred.
+            let cred: libc::ucred = unsafe { libc::CMSG_DATA(hdr).cast::<libc::ucred>().read_unaligned() };
+            pid = Some(cred.pid);
+        } else if h.cmsg_level == libc::SOL_SOCKET && h.cmsg_type == libc::SCM_RIGHTS {
+            // Descriptors are not expected here: close them.
+            // SAFETY: CMSG_LEN is a pure computation.
+            let header = unsafe { libc::CMSG_LEN(0) } as usize;
+            let count = (h.cmsg_len as usize).saturating_sub(header) / mem::size_of::<libc::c_int>();
+            // SAFETY: the payload holds `count` ints inside the buffer.
+            let data = unsafe { libc::CMSG_DATA(hdr) }.cast::<libc::c_int>();
+            for i in 0..count {
+                // SAFETY: `i < count`; the kernel installed the descriptor.
+                drop(owned(unsafe { data.add(i).read_unaligned() }));
+            }
+        }
+        // SAFETY: `msg` and `hdr` are valid as above.
+        hdr = unsafe { libc::CMSG_NXTHDR(&msg, hdr) };
+    }
+    Ok((n, pid))
+}
+
+/// The session and process group of process `pid`.
+pub(crate) fn session_and_group(pid: i32) -> io::Result<[i32; 2]> {
+    // SAFETY: getsid and getpgid take no pointers.
+    let sid = cvt(unsafe { libc::getsid(pid) })?;
+    // SAFETY: as above.
+    let pgid = cvt(unsafe { libc::getpgid(pid) })?;
+    Ok([sid, pgid])
+}
+
+/// Makes this process the child subreaper of its descendants (or stops
+/// being one): orphans below it are re-parented to it, not to init.
+pub(crate) fn set_child_subreaper(on: bool) -> io::Result<()> {
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer argument.
+    cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, libc::c_ulong::from(on), 0, 0, 0) })?;
+    Ok(())
+}
+
 /// Sends `sig` to process `pid` (`sig` 0 only checks existence).
 pub(crate) fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill takes no pointers.

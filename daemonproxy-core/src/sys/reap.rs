@@ -26,17 +26,34 @@ impl WaitStatus {
     }
 }
 
-/// Reaps one exited child without blocking: `waitpid(-1, WNOHANG)`, retried on
-/// `EINTR`. Returns `None` when no child has exited (or there are no children).
-pub(crate) fn reap_one() -> Option<(i32, WaitStatus)> {
+/// What a reaped child used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Rusage {
+    /// User CPU time, microseconds.
+    pub user_us: u64,
+    /// System CPU time, microseconds.
+    pub system_us: u64,
+    /// Peak resident set size, KiB.
+    pub max_rss_kb: u64,
+}
+
+/// Reaps one exited child without blocking: `wait4(-1, WNOHANG)`, retried on
+/// `EINTR`, with what it used. Returns `None` when no child has exited (or
+/// there are no children).
+pub(crate) fn reap_one() -> Option<(i32, WaitStatus, Rusage)> {
     loop {
         let mut status = 0;
-        // SAFETY: `status` is a valid writable int; waitpid has no other
-        // memory effects.
-        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        // SAFETY: rusage is plain old data; all-zero is valid.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: `status` and `ru` are valid writable values; wait4 has no
+        // other memory effects.
+        let pid = unsafe { libc::wait4(-1, &mut status, libc::WNOHANG, &mut ru) };
         if pid > 0 {
+            let us = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64;
+            let usage =
+                Rusage { user_us: us(ru.ru_utime), system_us: us(ru.ru_stime), max_rss_kb: ru.ru_maxrss.max(0) as u64 };
             match WaitStatus::from_raw(status) {
-                Some(ws) => return Some((pid, ws)),
+                Some(ws) => return Some((pid, ws, usage)),
                 // Stopped/continued: not requested (no WUNTRACED/WCONTINUED),
                 // but skip such a report should one ever arrive.
                 None => continue,
@@ -95,8 +112,8 @@ mod tests {
                             return 12;
                         }
                         match reap_one() {
-                            Some((p, WaitStatus::Exited(7))) if p == a => seen_a = true,
-                            Some((p, WaitStatus::Signaled(libc::SIGKILL))) if p == b => seen_b = true,
+                            Some((p, WaitStatus::Exited(7), _)) if p == a => seen_a = true,
+                            Some((p, WaitStatus::Signaled(libc::SIGKILL), _)) if p == b => seen_b = true,
                             _ => return 13,
                         }
                     }

@@ -157,6 +157,8 @@ pub(crate) struct ChildSetup<'a> {
     pub rlimits: &'a [(i32, u64, u64)],
     /// The file-creation mask.
     pub umask: Option<u32>,
+    /// Set `LISTEN_PID` to the child's own pid (socket activation).
+    pub listen_pid: bool,
 }
 
 impl ChildSetup<'_> {
@@ -167,8 +169,12 @@ impl ChildSetup<'_> {
             && self.ids.is_none()
             && self.rlimits.is_empty()
             && self.umask.is_none()
+            && !self.listen_pid
     }
 }
+
+/// `LISTEN_PID=` and room for any pid's digits, patched in the child.
+const LISTEN_PID: &[u8] = b"LISTEN_PID=0000000000";
 
 /// Reusable state for starting services: the signals to reset and scratch
 /// buffers for argv, the exec candidates and the descriptor plan, so that a
@@ -211,6 +217,8 @@ pub(crate) struct Spawner {
     groups: Vec<libc::gid_t>,
     /// Resource limits.
     rlimits: Vec<(c_int, libc::rlimit)>,
+    /// Where in `env` the child writes its pid (after `LISTEN_PID=`).
+    listen_pid_at: Option<usize>,
 }
 
 /// Errno values whose texts are prepared (Linux uses fewer than 140).
@@ -245,6 +253,7 @@ impl Spawner {
             cwd: Vec::new(),
             groups: Vec::new(),
             rlimits: Vec::new(),
+            listen_pid_at: None,
         }
     }
 
@@ -404,6 +413,12 @@ impl Spawner {
         let (status_r, status_w0) = pipe_cloexec_nonblock().map_err(SpawnError::Fork)?;
         let status_w = dup_above(status_w0.as_raw_fd(), n.max(3)).map_err(SpawnError::Fork)?;
         drop(status_w0);
+        let envp = if self.envp.is_empty() || (setup.env.is_empty() && !setup.listen_pid) {
+            // SAFETY: reading the `environ` pointer itself (see `environ`).
+            unsafe { environ }
+        } else {
+            self.envp.as_ptr().cast()
+        };
         let child = Child {
             reset: &self.reset,
             plan: &self.plan,
@@ -419,8 +434,10 @@ impl Spawner {
             cwd: setup.cwd.map(|_| self.cwd.as_ptr().cast::<c_char>()),
             ids: setup.ids.map(|(uid, gid, _)| (uid, gid)),
             groups: &self.groups,
-            // SAFETY: reading the `environ` pointer itself (see `environ`).
-            envp: if setup.env.is_empty() { unsafe { environ } } else { self.envp.as_ptr().cast() },
+            envp,
+            // The pointer is written through only in the child, in its own
+            // copy of the buffer.
+            listen_pid: self.listen_pid_at.map(|at| self.env.as_mut_ptr().wrapping_add(at)),
         };
         let all = sigset_full();
         let mut old = sigset_empty();
@@ -462,13 +479,15 @@ impl Spawner {
             let lim = |v: u64| if v == u64::MAX { libc::RLIM_INFINITY } else { v as libc::rlim_t };
             (res, libc::rlimit { rlim_cur: lim(soft), rlim_max: lim(hard) })
         }));
-        if !setup.env.is_empty() {
-            self.build_env(setup.env);
+        self.listen_pid_at = None;
+        if !setup.env.is_empty() || setup.listen_pid {
+            self.build_env(setup.env, setup.listen_pid);
         }
     }
 
-    /// The inherited environment with `changes` applied.
-    fn build_env(&mut self, changes: &[u8]) {
+    /// The inherited environment with `changes` applied (and a
+    /// `LISTEN_PID` entry for the child to fill in).
+    fn build_env(&mut self, changes: &[u8], listen_pid: bool) {
         self.env.clear();
         // SAFETY: `environ` is glibc's NULL-terminated array of
         // NUL-terminated strings, not modified concurrently (see `environ`);
@@ -478,7 +497,8 @@ impl Spawner {
             while !p.is_null() && !(*p).is_null() {
                 let entry = std::ffi::CStr::from_ptr(*p).to_bytes();
                 let var = entry.split(|&b| b == b'=').next().unwrap_or(entry);
-                if env_change(changes, var).is_none() && !env_removed(changes, var) {
+                let ours = listen_pid && var == b"LISTEN_PID";
+                if env_change(changes, var).is_none() && !env_removed(changes, var) && !ours {
                     self.env.extend_from_slice(entry);
                     self.env.push(0);
                 }
@@ -490,6 +510,11 @@ impl Spawner {
                 self.env.extend_from_slice(entry);
                 self.env.push(0);
             }
+        }
+        if listen_pid {
+            self.env.extend_from_slice(LISTEN_PID);
+            self.listen_pid_at = Some(self.env.len() - (LISTEN_PID.len() - b"LISTEN_PID=".len()));
+            self.env.push(0);
         }
         self.envp.clear();
         let base = self.env.as_ptr();
@@ -671,6 +696,8 @@ struct Child<'a> {
     ids: Option<(u32, u32)>,
     groups: &'a [libc::gid_t],
     envp: *const *mut c_char,
+    /// Where to write the child's pid in its `LISTEN_PID` entry.
+    listen_pid: Option<*mut u8>,
 }
 
 impl Child<'_> {
@@ -725,6 +752,12 @@ impl Child<'_> {
 
     /// The process settings, in order; a failure ends the child.
     fn apply_settings(&self) {
+        if let Some(at) = self.listen_pid {
+            // SAFETY: getpid is async-signal-safe; `at` points at the ten
+            // bytes reserved after `LISTEN_PID=` in this child's own copy
+            // of the environment buffer, followed by its NUL.
+            unsafe { write_decimal(at, libc::getpid()) };
+        }
         // SAFETY: async-signal-safe system calls on values and pointers the
         // parent prepared before the fork (this child's own copies).
         unsafe {
@@ -808,6 +841,30 @@ impl Child<'_> {
             libc::write(self.status_fd, bytes.as_ptr().cast(), bytes.len());
             libc::_exit(3)
         }
+    }
+}
+
+/// Writes `v` in decimal at `at`, NUL-terminated, in at most 11 bytes.
+///
+/// # Safety
+/// `at` must be valid for 11 bytes of writing.
+unsafe fn write_decimal(at: *mut u8, v: i32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut v = v.max(0) as u32;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let n = digits.len() - i;
+    // SAFETY: within the 11 bytes the caller guarantees.
+    unsafe {
+        std::ptr::copy_nonoverlapping(digits[i..].as_ptr(), at, n);
+        *at.add(n) = 0;
     }
 }
 
@@ -1385,9 +1442,10 @@ mod tests {
             ids: None,
             rlimits: &rlimits,
             umask: Some(0o027),
+            listen_pid: true,
         };
         let script = sh(
-            r#"echo "$DP_TEST_SET|${HOME-unset}|${DP_TEST_EMPTY-unset}|$(pwd)|$(ulimit -n)|$(ulimit -Hn)|$(umask)""#,
+            r#"echo "$DP_TEST_SET|${HOME-unset}|${DP_TEST_EMPTY-unset}|$(pwd)|$(ulimit -n)|$(ulimit -Hn)|$(umask)|$LISTEN_PID|$$""#,
         );
         let (out_r, out_w) = fd::pipe(false).unwrap();
         let plan = [FdSource::Closed, FdSource::Fd(out_w.as_raw_fd())];
@@ -1395,8 +1453,8 @@ mod tests {
         drop(out_w);
         let out = String::from_utf8(read_all(&out_r)).unwrap();
         assert_eq!(wait(pid), WaitStatus::Exited(0), "{out}");
-        let want = format!("yes|unset||{}|77|88|0027\n", dir.display());
-        assert_eq!(out, want);
+        let want = format!("yes|unset||{}|77|88|0027|{pid}|{pid}\n", dir.display());
+        assert_eq!(out, want, "LISTEN_PID is the child's own pid");
 
         // Each failing step is reported as itself.
         let missing = ChildSetup { cwd: Some(b"/no/such/dir"), ..ChildSetup::default() };
