@@ -264,11 +264,44 @@ fn demo_conf_runs_and_restarts_the_ticker() {
     assert_ne!(ticker, Some(first));
     // The ticker's lines went through the daemon's pipe and the logger.
     d.log.wait_for("the first ticker's lines", |l| l == format!("[logger] tick 3 from pid {first}"));
-    // SIGUSR1 runs on-usr1 once.
-    harness::kill(d.pid(), libc::SIGUSR1);
-    d.out.wait_for("on-usr1", |l| l.starts_with("service.state\ton-usr1\tdown\t") && l.contains("\texit\t0\t"));
-    d.log.wait_for("on-usr1's line", |l| l == "got SIGUSR1");
+    // Each SIGUSR1 runs on-usr1 exactly once.
+    for n in 1..=2 {
+        usr1_runs_once(&mut d, &mut reaper);
+        d.log.wait_for("on-usr1's line", |l| l == "got SIGUSR1");
+        let runs = d.log.seen.lock().unwrap().iter().filter(|l| *l == "got SIGUSR1").count();
+        assert_eq!(runs, n, "one run per signal");
+    }
     assert_eq!(d.wait(), Some(0));
+}
+
+/// `kill -USR1` the daemon of `examples/demo.conf`: `on-usr1` runs once
+/// and ends with status 0, and no restart follows. A restart would be
+/// requested when its exit is handled, so its `start` event would come
+/// before the reply to a sync sent after the `down`; a statedump then
+/// shows the service `down` and no SIGUSR1 pending.
+fn usr1_runs_once(d: &mut Daemon, reaper: &mut Reaper) {
+    harness::kill(d.pid(), libc::SIGUSR1);
+    let (mut started, mut up) = (0, 0);
+    loop {
+        let line = d.out.next();
+        match fields(&line)[..] {
+            ["service.state", "on-usr1", "start", ..] => started += 1,
+            ["service.state", "on-usr1", "up", _, pid, ..] => {
+                reaper.add(pid);
+                up += 1;
+            }
+            ["service.state", "on-usr1", "down", _, _, "exit", "0", ..] => break,
+            ["service.state", "on-usr1", ..] | ["error", ..] => panic!("unexpected: {line}"),
+            _ => {}
+        }
+    }
+    assert_eq!((started, up), (1, 1), "one start per signal");
+    let after = d.sync();
+    assert!(!after.iter().any(|l| l.starts_with("service.state\ton-usr1\t")), "restarted: {after:#?}");
+    d.send("statedump");
+    let dump = d.sync();
+    assert!(dump.iter().any(|l| l.starts_with("service.state\ton-usr1\tdown\t")), "{dump:#?}");
+    assert!(!dump.iter().any(|l| l.starts_with("signal\tSIGUSR1\t")), "SIGUSR1 still pending: {dump:#?}");
 }
 
 #[test]
