@@ -22,11 +22,6 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The repository root (the examples' paths are relative to it).
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root")
-}
-
 /// The pids seen in `up` events, killed with their process groups at the
 /// end of a test (services outlive the daemon, §14.2).
 #[derive(Default)]
@@ -51,7 +46,7 @@ impl Reaper {
 
 /// `daemonproxy -i ARGS...` in the repository root.
 fn daemon(args: &[&str]) -> Daemon {
-    Daemon::spawn(Process::new(harness::bin()).arg("-i").args(args).current_dir(root()))
+    Daemon::spawn(Process::new(harness::bin()).arg("-i").args(args).current_dir(harness::repo_root()))
 }
 
 /// Sends a command and checks that it produced no error.
@@ -201,7 +196,7 @@ fn rust_controller() -> &'static Path {
                 "backoff_controller",
                 "--message-format=json",
             ])
-            .current_dir(root())
+            .current_dir(harness::repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

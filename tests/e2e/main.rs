@@ -14,3 +14,4 @@ mod handles;
 mod logging;
 mod pid1;
 mod services;
+mod shutdown;
