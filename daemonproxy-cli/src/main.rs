@@ -10,9 +10,12 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod check;
 mod ctl;
+#[cfg(test)]
+mod generated;
 
-use args::{Options, Parsed, Step};
+use args::{Options, Parsed, Setting, Step};
 use daemonproxy_core::process::{self, Daemonized};
 use daemonproxy_core::proto::LogLevel;
 use daemonproxy_core::{Outcome, Reactor};
@@ -30,6 +33,9 @@ const EXIT_INVALID_ENVIRONMENT: i32 = 3;
 struct Cli {
     opts: Options,
     reactor: Option<Reactor>,
+    /// `--check` is on the command line (anywhere): nothing runs, so the
+    /// terminate guard and exec-on-exit are left out of every exit.
+    checking: bool,
 }
 
 fn level_from(filter: i32) -> LogLevel {
@@ -50,6 +56,9 @@ impl Cli {
     }
 
     fn guarded(&mut self) -> bool {
+        if self.checking {
+            return false;
+        }
         match &mut self.reactor {
             Some(r) => r.supervisor().guard().is_some(),
             None => self.opts.exit_guard != 0,
@@ -57,6 +66,9 @@ impl Cli {
     }
 
     fn exec_args(&mut self) -> Vec<u8> {
+        if self.checking {
+            return Vec::new();
+        }
         match &mut self.reactor {
             Some(r) => r.supervisor().exec_args().to_vec(),
             None => self.opts.exit_exec.clone(),
@@ -142,7 +154,8 @@ fn main() {
         Parsed::Ctl(rest) => std::process::exit(ctl::main(rest)),
     };
     let pid1 = std::process::id() == 1;
-    let mut cli = Cli { opts: Options::default(), reactor: None };
+    let checking = steps.contains(&Step::Set(Setting::Check));
+    let mut cli = Cli { opts: Options::default(), reactor: None, checking };
     if pid1 {
         for setting in args::pid1_defaults() {
             cli.opts.apply(setting);
@@ -153,6 +166,9 @@ fn main() {
     }
     if let Some(step) = cli.opts.check_required() {
         cli.step(step);
+    }
+    if let Some(config) = cli.opts.config.as_deref().filter(|_| checking) {
+        std::process::exit(check::main(config));
     }
     start(&mut cli, pid1);
     process::release_startup_memory();
