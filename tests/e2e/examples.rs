@@ -449,3 +449,83 @@ fn client_against_the_daemon() {
     assert!(c.next_event().unwrap().is_none(), "the daemon closes the connection");
     assert_eq!(harness::wait_timeout(&mut child), Some(0));
 }
+
+// ------------------------------------------ containers and service managers
+
+/// The words of a JSON array of strings on one line (`["a", "b"]`), as the
+/// Dockerfile's ENTRYPOINT and the pod's `command` are written.
+fn json_words(line: &str) -> Vec<String> {
+    let inner = &line[line.find('[').expect("[") + 1..line.rfind(']').expect("]")];
+    inner.split(',').map(|w| w.trim().trim_matches('"').to_owned()).collect()
+}
+
+/// The container and service-manager examples, checked as far as this
+/// machine allows (no Docker engine, no cluster, no systemd as init): the
+/// files the Dockerfile copies exist; the config it installs passes
+/// `--check` with the image's arguments and calls the handler where the
+/// image puts it, with the guard code the image sets; the pod starts the
+/// image's command; the systemd unit checks the config it runs.
+#[test]
+fn container_and_service_manager_examples_agree() {
+    let root = harness::repo_root();
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let dockerfile = read("examples/Dockerfile");
+
+    // COPY SOURCE DEST from the build context (not from the build stage).
+    let copies: Vec<(String, String)> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from") && !l.starts_with(". "))
+        .map(|l| {
+            let (src, dest) = l.split_once(' ').expect("COPY SOURCE DEST");
+            (src.to_owned(), dest.to_owned())
+        })
+        .collect();
+    assert!(copies.len() >= 2, "{copies:?}");
+    for (src, _) in &copies {
+        assert!(root.join(src).is_file(), "the Dockerfile copies {src}, which does not exist");
+    }
+    let source_of = |dest: &str| {
+        copies
+            .iter()
+            .find(|(_, d)| d == dest)
+            .map(|(s, _)| s.clone())
+            .unwrap_or_else(|| panic!("nothing copied to {dest}"))
+    };
+
+    // The image's command, with the config of the image replaced by its source.
+    let entrypoint = json_words(dockerfile.lines().find(|l| l.starts_with("ENTRYPOINT ")).expect("ENTRYPOINT"));
+    let config_at = entrypoint.iter().position(|w| w == "-c").expect("-c in ENTRYPOINT") + 1;
+    let config = source_of(&entrypoint[config_at]);
+    let mut args: Vec<String> = entrypoint[1..].to_vec();
+    args[config_at - 1] = config.clone();
+    args.push("--check".to_owned());
+    let out = Process::new(harness::bin()).args(&args).current_dir(root).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{config}: OK (")), "{out:?}");
+
+    // The handler: where the image puts it, with the image's guard code.
+    let conf = read(&config);
+    let handler = conf.lines().find(|l| l.starts_with("service.args\tshutdown\t")).expect("the shutdown handler");
+    let handler: Vec<&str> = handler.split('\t').collect();
+    assert_eq!(source_of(handler[3]), "examples/shutdown.sh", "{handler:?}");
+    let guard = &entrypoint[entrypoint.iter().position(|w| w == "--exit-guard").expect("--exit-guard") + 1];
+    assert_eq!(handler.get(6), Some(&guard.as_str()), "the handler's GUARD argument: {handler:?}");
+
+    // The pod runs the image's command.
+    let pod = read("examples/kubernetes-pod.yaml");
+    let command = json_words(pod.lines().find(|l| l.trim_start().starts_with("command:")).expect("command"));
+    assert_eq!(command, entrypoint);
+
+    // The unit checks the config it runs before starting it.
+    let unit = read("examples/daemonproxy.service");
+    let value = |key: &str| {
+        unit.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("{key} in the unit")).to_owned()
+    };
+    let start = value("ExecStart=");
+    let check = value("ExecStartPre=");
+    let config_of = |line: &str| line.split(" -c ").nth(1).and_then(|r| r.split(' ').next()).map(str::to_owned);
+    assert!(check.contains(" --check "), "{check}");
+    assert_eq!(config_of(&check), config_of(&start));
+    assert_eq!(value("KillMode="), "mixed", "SIGTERM to daemonproxy only; its handler stops the services");
+}
