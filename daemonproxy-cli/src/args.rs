@@ -1,4 +1,4 @@
-//! The command line of the original daemonproxy (PROTOCOL.md §12), on clap.
+//! The command line of the original daemonproxy (protocol.md §8), on clap.
 //!
 //! clap's [`Command`] built by [`command`] is the single source of truth for
 //! the option names, value names and help lines; `--help` is rendered from it
@@ -38,15 +38,15 @@ const GIT_DIRTY: bool = matches!(env!("DAEMONPROXY_GIT_DIRTY").as_bytes(), b"1")
 /// First year of the copyright range.
 const FIRST_YEAR: u32 = 2026;
 
-/// Config file implied when running as PID 1 (§12.7).
+/// Config file implied when running as PID 1 (protocol.md §8.4).
 const PID1_CONFIG: &str = "/etc/daemonproxy.conf";
-/// Terminate guard implied when running as PID 1 (§12.7).
+/// Terminate guard implied when running as PID 1 (protocol.md §8.4).
 const PID1_EXIT_GUARD: i64 = 1;
 
-/// Largest accepted exec-on-exit TSV string, in bytes (§14.4).
+/// Largest accepted exec-on-exit TSV string, in bytes (protocol.md §8.6).
 pub const EXEC_ARGS_MAX: usize = 255;
 
-/// Smallest `--fd-pool` count: the seven built-in handles (§13.1).
+/// Smallest `--fd-pool` count: the seven built-in handles (protocol.md §8.7).
 pub const FD_POOL_COUNT_MIN: usize = 7;
 /// Largest `--fd-pool` count (FD_SETSIZE).
 pub const FD_POOL_COUNT_MAX: usize = 1024;
@@ -65,7 +65,7 @@ pub const SERVICE_OBJ_SIZE_MIN: usize = 64;
 /// `--service-pool` object size when `xM` is omitted or empty.
 pub const SERVICE_OBJ_SIZE_DEFAULT: usize = 512;
 
-/// Default log filter (`debug`: info and above are shown), §11.1.
+/// Default log filter (`debug`: info and above are shown), protocol.md §7.1.
 pub const LOG_FILTER_DEFAULT: i32 = -1;
 /// Lowest log filter (`none`: everything is shown).
 pub const LOG_FILTER_MIN: i32 = -3;
@@ -101,7 +101,7 @@ pub enum Step {
     /// Print [`version_text`] to stdout, then take the fatal path with
     /// [`EXIT_NO_OP`] and an empty message.
     Version,
-    /// Take the common fatal path (§14.1): exec-on-exit if configured, else
+    /// Take the common fatal path (protocol.md §8.5): exec-on-exit if configured, else
     /// log `fatal: MESSAGE` and exit with `status`, or, with a terminate
     /// guard set, log `fatal: (attempting to continue) MESSAGE` and go on
     /// with the next step.
@@ -177,7 +177,7 @@ pub struct Options {
     pub service_pool: Option<(usize, usize)>,
     /// `-M`.
     pub mlockall: bool,
-    /// The log filter (§11.1), clamped to
+    /// The log filter (protocol.md §7.1), clamped to
     /// [`LOG_FILTER_MIN`]..=[`LOG_FILTER_MAX`] at each `-v`/`-q`.
     pub log_filter: i32,
 }
@@ -219,7 +219,7 @@ impl Options {
         }
     }
 
-    /// The "at least one of `-i`, `-c`, `-S`" rule (§12.2), and `-c` for
+    /// The "at least one of `-i`, `-c`, `-S`" rule (protocol.md §8.1), and `-c` for
     /// `--check`, checked after all steps: `None` when satisfied, else the
     /// fatal step to execute.
     pub fn check_required(&self) -> Option<Step> {
@@ -233,7 +233,7 @@ impl Options {
     }
 }
 
-/// The settings implied when running as PID 1 (§12.7), to apply before the
+/// The settings implied when running as PID 1 (protocol.md §8.4), to apply before the
 /// steps of [`parse`]: config `/etc/daemonproxy.conf` (not stat'ed) and
 /// terminate guard 1.
 pub fn pid1_defaults() -> Vec<Setting> {
@@ -306,7 +306,7 @@ impl Opt {
 /// clap's description of the command line: names, value names, help lines
 /// (`--help`) and long descriptions (the manual page, see `generated.rs`),
 /// in help order. Only read through its getters; clap's parser, help and
-/// version exits are never used (they would bypass §12.1).
+/// version exits are never used (they would bypass protocol.md §8.1).
 #[inline(never)]
 #[cold]
 pub(crate) fn command() -> Command {
@@ -533,7 +533,7 @@ fn unknown_message(form: &str) -> String {
 }
 
 /// An unknown `--word`; `--name=value` of a known option gets a hint, since
-/// there is no `=` form (§12.1).
+/// there is no `=` form (protocol.md §8.1).
 fn unknown_long(table: &[OptSpec], word: &str) -> Token {
     let message = unknown_message(word);
     let Some((name, value)) = word.strip_prefix("--").and_then(|w| w.split_once('=')) else {
@@ -670,7 +670,7 @@ impl fmt::Display for PoolSyntaxError {
     }
 }
 
-/// Parses `N[xM]` (§12.2) into `(N, M)`, unclamped; `M` is `None` when `xM`
+/// Parses `N[xM]` (protocol.md §8.1) into `(N, M)`, unclamped; `M` is `None` when `xM`
 /// is absent or empty (`5x`), meaning the default size.
 ///
 /// N: optional `-`, decimal digits, nothing else. M: optional `-`, decimal
@@ -810,7 +810,7 @@ pub const PROTOCOL_DOC: &str = "docs/protocol.md";
 pub const SUBCOMMANDS: [(&str, &str); 1] =
     [("ctl", "Talk to a running daemon through its control socket (see ctl --help)")];
 
-/// The `--help` text (§12.3): the version line, `options:`, one line per
+/// The `--help` text (protocol.md §8.1): the version line, `options:`, one line per
 /// option of [`command`] in the original's layout, and an empty line; then
 /// the subcommands and where the documentation is, ending with an empty
 /// line too.
@@ -834,7 +834,7 @@ pub fn help_text() -> String {
     text
 }
 
-/// The `--version` text (§12.3): version line, build timestamp (Unix seconds
+/// The `--version` text (protocol.md §8.1): version line, build timestamp (Unix seconds
 /// and local time), git HEAD, copyright with year range, license.
 pub fn version_text() -> String {
     let secs: i64 = BUILD_TIMESTAMP.parse().unwrap_or(0);
@@ -846,7 +846,7 @@ pub fn version_text() -> String {
     )
 }
 
-/// The lines of the interactive banner (§12.4), each to be sent as
+/// The lines of the interactive banner (protocol.md §8.2), each to be sent as
 /// `info\tLINE`: version with short git id (`+` if dirty), copyright,
 /// license, and the interactive-mode hint.
 pub fn banner_lines() -> Vec<String> {

@@ -1,8 +1,8 @@
 //! `daemonproxy ctl`: a command-line client for a running daemon's control
-//! socket (PROTOCOL.md §4, §5, §6).
+//! socket (protocol.md §1, §3, §4).
 //!
 //! The client connects to the socket, sends command lines followed by an
-//! `echo` sync token (§5.1: when the token comes back, every earlier command
+//! `echo` sync token (protocol.md §3.2: when the token comes back, every earlier command
 //! of this connection has been executed), and prints what the daemon sent
 //! until the token. `status` sends `statedump` instead and prints the state
 //! as tables (see [`status`]).
@@ -395,7 +395,7 @@ fn spawn_writer(mut stream: UnixStream, source: Source, sync: Vec<u8>, tx: Sende
 }
 
 /// The commands sent so far, to tell which `error` lines answer them
-/// (§3.10, §3.3, §3.5) from errors broadcast for other reasons (§0.5).
+/// (protocol.md §2.1, §2.3) from errors broadcast for other reasons (§4.5).
 #[derive(Default)]
 struct Sent {
     /// `, for command "LINE30"` of each line sent.
@@ -469,7 +469,7 @@ fn run(opts: &Options) -> Result<i32, Failure> {
         Request::Line(line) => (Source::Lines(vec![line.clone()]), raw_sink()),
         Request::Stdin => (Source::Stdin, raw_sink()),
         // The begin token separates the signal events sent to every new
-        // connection (§4.4) from the dump.
+        // connection (protocol.md §4.5) from the dump.
         Request::Status => (
             Source::Lines(vec![echo(&begin), b"statedump".to_vec()]),
             Sink::Status(Box::new(status::Snapshot::new(begin.into_bytes()))),

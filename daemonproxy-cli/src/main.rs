@@ -1,11 +1,15 @@
 //! daemonproxy: a Unix process supervisor driven by a text protocol.
 //!
-//! The binary follows the original's start-up sequence (§12.6): umask,
-//! PID-1 defaults, options processed left to right, the daemon's state,
-//! the control socket, interactive mode, the config file, mlockall,
-//! daemonize, then the main loop. Every exit goes through one path (§14):
-//! exec-on-exit if configured, the `fatal:` line, and the terminate guard,
-//! which turns fatal conditions into "attempting to continue".
+//! The binary follows the original's start-up sequence: umask, PID-1
+//! defaults, options processed left to right, the daemon's state, the
+//! control socket, interactive mode, the config file, mlockall, daemonize,
+//! then the main loop. Every exit goes through one path (protocol.md §8.5,
+//! §8.6): exec-on-exit if configured, the `fatal:` line, and the terminate
+//! guard, which turns fatal conditions into "attempting to continue".
+//! `--check` leaves all of that out and only reads the config file.
+//!
+//! Section numbers (protocol.md §N) are those of docs/protocol.md, the
+//! user-facing reference in the repository.
 
 #![forbid(unsafe_code)]
 
@@ -24,7 +28,7 @@ use std::fmt;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
-/// Exit status for an unusable environment (§12.6).
+/// Exit status for an unusable environment (protocol.md §8.3).
 const EXIT_INVALID_ENVIRONMENT: i32 = 3;
 
 /// The program's state before and after the reactor exists: options come
@@ -87,7 +91,7 @@ impl Cli {
         }
     }
 
-    /// Exec-on-exit, if configured (§14.4). Returns if it is not
+    /// Exec-on-exit, if configured (protocol.md §8.6). Returns if it is not
     /// configured or the exec failed.
     fn exec_on_exit(&mut self, status: i32, message: &str) {
         let args = self.exec_args();
@@ -103,7 +107,7 @@ impl Cli {
         self.log(LogLevel::Error, format_args!("Unable to exec \"{prog}\": {}", process::error_text(&err)));
     }
 
-    /// The common fatal path (§14.1): returns only when the guard is set.
+    /// The common fatal path (protocol.md §8.5): returns only when the guard is set.
     fn fatal(&mut self, status: i32, message: &str) {
         self.exec_on_exit(status, message);
         let guarded = self.guarded();
@@ -118,7 +122,7 @@ impl Cli {
         }
     }
 
-    /// Normal termination (§14.2).
+    /// Normal termination (protocol.md §8.5).
     fn terminate(&mut self, status: i32) -> ! {
         self.exec_on_exit(status, "terminated normally");
         if !self.exec_args().is_empty() {
@@ -181,7 +185,7 @@ fn main() {
     }
 }
 
-/// The start-up sequence of §12.6 after option processing.
+/// The start-up sequence after option processing.
 fn start(cli: &mut Cli, pid1: bool) {
     let o = &cli.opts;
     let core_opts = daemonproxy_core::Options {

@@ -19,6 +19,9 @@
 //!   controller service's stdin/stdout, a control-socket stream): send
 //!   commands, read events, `sync`, and a `statedump` snapshot.
 //!
+//! Section numbers (protocol.md §N) in this crate are those of
+//! `docs/protocol.md`, the protocol reference in the repository.
+//!
 //! Guarantees: no unsafe code, no dependencies, no panic on any input. The
 //! protocol types do no I/O at all; the client does I/O only through the
 //! reader and writer it is given.

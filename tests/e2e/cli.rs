@@ -734,3 +734,12 @@ fn fatal_signal_is_not_lost_to_a_simultaneous_eof() {
     }
     assert!(outcomes.is_empty(), "{} of 50 runs did not take the fatal path: {:?}", outcomes.len(), outcomes[0]);
 }
+
+/// docs/protocol.md shows the real `--help` (section 8.1).
+#[test]
+fn protocol_reference_shows_the_help_text() {
+    let r = run(&["--help"], b"");
+    let docs = std::fs::read_to_string(repo_root().join("docs/protocol.md")).expect("docs/protocol.md");
+    let block = format!("```\n{}\n```", r.stdout.trim_end());
+    assert!(docs.contains(&block), "docs/protocol.md §8.1 should show:\n{block}");
+}

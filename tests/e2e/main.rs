@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod controllers;
 mod ctl;
+mod docs;
 mod examples;
 mod faults;
 mod handles;

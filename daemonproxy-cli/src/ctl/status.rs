@@ -1,11 +1,11 @@
-//! `daemonproxy ctl status`: the reply to `statedump` (§5.1) as tables.
+//! `daemonproxy ctl status`: the reply to `statedump` (protocol.md §3.2) as tables.
 //!
 //! The lines between the begin token and the end token are applied in
 //! order to a snapshot: the dump itself, and any event broadcast meanwhile
 //! (a later `service.state` or `fd.state` replaces an earlier one, the
 //! `deleted` forms remove the row), so the tables show the latest state.
 //! Lines before the begin token (the `signal` events every new connection
-//! receives, §4.4) are ignored.
+//! receives, protocol.md §4.5) are ignored.
 
 use std::collections::BTreeMap;
 
