@@ -149,12 +149,19 @@ fn managed_worker(controller: &str) {
     stop_by_sigterm(d, true, &reaper);
 }
 
-/// A controller without arguments defines its demo worker (3 s runs);
-/// SIGTERM arrives while its first restart is pending.
-fn demo_worker(controller: &str) {
+/// An example config whose controller, without arguments, defines its
+/// demo worker (3 s runs); SIGTERM arrives while its first restart is
+/// pending. The config's `program` is replaced by `with` (the interpreter
+/// or build of this machine) in a copy.
+fn demo_worker(config: &str, program: &str, with: &str) {
+    let dir = harness::tempdir();
+    let text = std::fs::read_to_string(harness::repo_root().join(config)).expect("the example config");
+    let field = format!("\tcontroller\t{program}");
+    assert!(text.contains(&field), "{config} runs {program}");
+    let copy =
+        harness::write_file(dir.path(), "controller.conf", &text.replace(&field, &format!("\tcontroller\t{with}")));
     let mut reaper = Reaper::default();
-    let mut d = daemon(&[]);
-    start_controller(&mut d, controller);
+    let mut d = daemon(&["-c", copy.to_str().unwrap()]);
     let (mut defined, mut down) = (false, None);
     let delay = loop {
         let line = d.out.next();
@@ -317,7 +324,7 @@ fn python_controller_backs_off_and_shuts_down() {
 
 #[test]
 fn python_controller_demo_worker() {
-    demo_worker(&format!("{}\texamples/python/backoff_controller.py", harness::python3()));
+    demo_worker("examples/python-controller.conf", "python3", harness::python3());
 }
 
 #[test]
@@ -328,7 +335,11 @@ fn rust_controller_backs_off_and_shuts_down() {
 
 #[test]
 fn rust_controller_demo_worker() {
-    demo_worker(rust_controller().to_str().unwrap());
+    demo_worker(
+        "examples/rust-controller.conf",
+        "target/debug/examples/backoff_controller",
+        rust_controller().to_str().unwrap(),
+    );
 }
 
 // ------------------------------------------------------------ the client
