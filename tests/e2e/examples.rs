@@ -161,7 +161,7 @@ fn demo_worker(config: &str, program: &str, with: &str) {
     let copy =
         harness::write_file(dir.path(), "controller.conf", &text.replace(&field, &format!("\tcontroller\t{with}")));
     let mut reaper = Reaper::default();
-    let mut d = daemon(&["-c", copy.to_str().unwrap()]);
+    let d = daemon(&["-c", copy.to_str().unwrap()]);
     let (mut defined, mut down) = (false, None);
     let delay = loop {
         let line = d.out.next();
