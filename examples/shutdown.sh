@@ -134,7 +134,7 @@ EOF
 
 # 3. Wait for their `down`; KILL the stubborn ones after TIMEOUT.
 if [ -n "$running" ]; then
-    say "sent SIGTERM to $running"
+    say "sent SIGTERM to" $running
     start_timer
     phase=term
     while [ -n "$running" ] && IFS=$tab read -r event name state rest; do
@@ -144,14 +144,14 @@ if [ -n "$running" ]; then
             ;;
         "timeout-$$")
             if [ "$phase" = term ]; then
-                say "still running after ${timeout}s, sending SIGKILL to $running"
+                say "still running after ${timeout}s, sending SIGKILL to" $running
                 for name in $running; do
                     send service.signal "$name" SIGKILL group
                 done
                 phase=kill
                 start_timer
             else
-                say "giving up on $running"
+                say "giving up on" $running
                 break
             fi
             ;;

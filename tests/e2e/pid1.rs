@@ -212,7 +212,7 @@ fn pid1_container_conf_shuts_down_cleanly() {
     let script = root.join("examples/shutdown.sh");
     assert!(conf.contains("\t/etc/daemonproxy/shutdown.sh\t"), "the image's path of the handler");
     let conf = conf.replace("\t/etc/daemonproxy/shutdown.sh\t", &format!("\t{}\t", script.display()))
-        + "service.args\tstubborn\tsh\t-c\ttrap 'echo \"stubborn: ignoring SIGTERM\" >&2' TERM; while :; do sleep 1; done\n\
+        + "service.args\tstubborn\tsh\t-c\ttrap 'echo \"stubborn: ignoring SIGTERM\" >&2' TERM; while :; do sleep 1 & wait $!; done\n\
            service.fds\tstubborn\tnull\tstderr\tstderr\n\
            service.auto_up\tstubborn\t1\talways\n";
     let cfg = harness::write_file(dir.path(), "container.conf", &conf);

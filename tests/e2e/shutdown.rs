@@ -167,3 +167,35 @@ fn shutdown_handler_on_sigint_with_exit_code() {
     assert_exit_log(&d);
     assert_nothing_left(&d);
 }
+
+/// A handler given the wrong guard code says why the daemon did not exit,
+/// and the daemon runs on.
+#[test]
+fn shutdown_handler_reports_a_refused_terminate() {
+    let dir = harness::tempdir();
+    let script = harness::repo_root().join("examples/shutdown.sh");
+    let config = harness::write_file(
+        dir.path(),
+        "guarded.conf",
+        &format!(
+            "service.args\tshutdown\tsh\t{}\t1\t0\t6\n\
+             service.fds\tshutdown\tcontrol.socket\tcontrol.socket\tstderr\n\
+             service.auto_up\tshutdown\t1\tSIGTERM\n",
+            script.display()
+        ),
+    );
+    let mut d = Daemon::spawn(
+        Command::new(harness::bin()).args(["--exit-guard", "5", "-i", "-c"]).arg(&config).current_dir(dir.path()),
+    );
+    let _leftovers = Leftovers(d.out.seen.clone());
+    d.sync();
+    harness::kill(d.pid(), libc::SIGTERM);
+    let refused = d.log.wait_for("the handler's report", |l| l.starts_with("shutdown: refused: "));
+    assert_eq!(refused, "shutdown: refused: incorrect guard code, for command \"terminate.guard\t-\t6\"");
+    d.wait_state("shutdown", "down");
+    assert_eq!(d.cmd("echo\tstill-running"), ["still-running"]);
+    assert_eq!(d.cmd("terminate.guard\t-\t5"), Vec::<String>::new());
+    d.send("terminate\t3");
+    assert_eq!(harness::wait_timeout(&mut d.child), Some(3));
+    assert_nothing_left(&d);
+}
