@@ -155,3 +155,87 @@ fn no_document_cites_the_outside_specification() {
         }
     }
 }
+
+/// The fenced blocks of a Markdown text, each as its lines.
+fn code_blocks(text: &str) -> Vec<Vec<&str>> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        match (&mut current, line.starts_with("```")) {
+            (None, true) => current = Some(Vec::new()),
+            (Some(_), true) => blocks.extend(current.take()),
+            (Some(block), false) => block.push(line),
+            (None, false) => {}
+        }
+    }
+    blocks
+}
+
+/// The README's first-five-minutes transcript is what the binary prints:
+/// the `--check` session line for line, and every line of the demo session
+/// that does not depend on the moment (times, pids, the git hash).
+#[test]
+fn readme_transcript_matches_the_binary() {
+    use std::process::{Command, Stdio};
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let blocks = code_blocks(&readme);
+
+    // The --check session: files as `cat` shows them or `printf` writes them.
+    let session = blocks.iter().find(|b| b.first() == Some(&"$ cat my.conf")).expect("the --check session");
+    let dir = crate::harness::tempdir();
+    let conf = dir.path().join("my.conf");
+    let mut expected = Vec::new();
+    let mut got = Vec::new();
+    let mut lines = session.iter().peekable();
+    while let Some(line) = lines.next() {
+        let Some(command) = line.strip_prefix("$ ") else { panic!("output without a command: {line}") };
+        let mut output = Vec::new();
+        while let Some(l) = lines.next_if(|l| !l.starts_with("$ ")) {
+            output.push(l.to_string());
+        }
+        if command == "cat my.conf" {
+            std::fs::write(&conf, output.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+            continue;
+        }
+        if let Some(printf) = command.strip_prefix("printf '").and_then(|c| c.strip_suffix("' > my.conf")) {
+            std::fs::write(&conf, printf.replace("\\t", "\t").replace("\\n", "\n")).unwrap();
+            continue;
+        }
+        let args = command.strip_prefix("target/debug/daemonproxy ").expect("a daemonproxy command");
+        let out = crate::harness::clean_fds(Command::new(crate::harness::bin()).args(args.split(' ')))
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run daemonproxy");
+        let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        got.push(printed.lines().map(str::to_owned).collect::<Vec<_>>());
+        expected.push(output);
+    }
+    assert_eq!(got, expected);
+
+    // The demo session: the lines that do not depend on the moment.
+    let demo = blocks.iter().find(|b| b.first().is_some_and(|l| l.ends_with("-i -c examples/demo.conf"))).unwrap();
+    let mut d = crate::harness::Daemon::spawn(
+        crate::harness::clean_fds(&mut Command::new(crate::harness::bin()))
+            .args(["-i", "-c", "examples/demo.conf"])
+            .current_dir(root),
+    );
+    let mut printed = d.sync();
+    assert_eq!(d.wait(), Some(0));
+    printed.extend(d.out.rest_until_eof());
+    drop(crate::harness::KillGroups(crate::shutdown::sessions(&printed)));
+    let stable = demo.iter().filter(|l| {
+        !l.starts_with("$ ")
+            && !l.starts_with(' ')
+            && !l.starts_with("service.state\t")
+            && !l.starts_with('[')
+            && !l.contains(" version ")
+    });
+    let mut checked = 0;
+    for line in stable {
+        assert!(printed.iter().any(|p| p == line), "README shows {line:?}, the binary printed {printed:#?}");
+        checked += 1;
+    }
+    assert!(checked >= 12, "{checked} lines checked");
+}

@@ -76,3 +76,30 @@ fn roff_escapes() {
     assert_eq!(roff("'x"), "\\&'x");
     assert_eq!(roff("One. Two. .three"), "One.\nTwo.\n\\&.three");
 }
+
+/// `man --warnings -l` formats the page without a word on stderr (skipped
+/// where man is not installed).
+#[test]
+fn page_renders_without_warnings() {
+    let dir = std::env::temp_dir().join(format!("daemonproxy-man-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let file = dir.join("daemonproxy.8");
+    std::fs::write(&file, page()).expect("write the page");
+    let out = std::process::Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(&file)
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .stdin(std::process::Stdio::null())
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return eprintln!("SKIPPED: man is not installed"),
+        Err(e) => panic!("man: {e}"),
+    };
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "warnings from man");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("DAEMONPROXY(8)") && text.contains("--check"), "{text}");
+}
