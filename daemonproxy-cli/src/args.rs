@@ -1,4 +1,4 @@
-//! The command line of the original daemonproxy (PROTOCOL.md §12), on clap.
+//! The command line of the original daemonproxy (protocol.md §8), on clap.
 //!
 //! clap's [`Command`] built by [`command`] is the single source of truth for
 //! the option names, value names and help lines; `--help` is rendered from it
@@ -18,6 +18,7 @@ use std::fmt;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use clap::{Arg, ArgAction, Command};
+use daemonproxy_core::process::error_text;
 
 /// Exit status of `--help` and `--version` (EXIT_NO_OP).
 pub const EXIT_NO_OP: i32 = 1;
@@ -37,15 +38,15 @@ const GIT_DIRTY: bool = matches!(env!("DAEMONPROXY_GIT_DIRTY").as_bytes(), b"1")
 /// First year of the copyright range.
 const FIRST_YEAR: u32 = 2026;
 
-/// Config file implied when running as PID 1 (§12.7).
+/// Config file implied when running as PID 1 (protocol.md §8.4).
 const PID1_CONFIG: &str = "/etc/daemonproxy.conf";
-/// Terminate guard implied when running as PID 1 (§12.7).
+/// Terminate guard implied when running as PID 1 (protocol.md §8.4).
 const PID1_EXIT_GUARD: i64 = 1;
 
-/// Largest accepted exec-on-exit TSV string, in bytes (§14.4).
+/// Largest accepted exec-on-exit TSV string, in bytes (protocol.md §8.6).
 pub const EXEC_ARGS_MAX: usize = 255;
 
-/// Smallest `--fd-pool` count: the seven built-in handles (§13.1).
+/// Smallest `--fd-pool` count: the seven built-in handles (protocol.md §8.7).
 pub const FD_POOL_COUNT_MIN: usize = 7;
 /// Largest `--fd-pool` count (FD_SETSIZE).
 pub const FD_POOL_COUNT_MAX: usize = 1024;
@@ -64,7 +65,7 @@ pub const SERVICE_OBJ_SIZE_MIN: usize = 64;
 /// `--service-pool` object size when `xM` is omitted or empty.
 pub const SERVICE_OBJ_SIZE_DEFAULT: usize = 512;
 
-/// Default log filter (`debug`: info and above are shown), §11.1.
+/// Default log filter (`debug`: info and above are shown), protocol.md §7.1.
 pub const LOG_FILTER_DEFAULT: i32 = -1;
 /// Lowest log filter (`none`: everything is shown).
 pub const LOG_FILTER_MIN: i32 = -3;
@@ -75,6 +76,7 @@ const MSG_POOL_SYNTAX: &str = "Expected 'N' or 'NxM' where N and M are integers 
 const MSG_GUARD: &str = "Terminate guard must be an integer";
 const MSG_EXEC_TOO_LONG: &str = "exec-on-exit arguments exceed buffer size";
 const MSG_REQUIRE: &str = "require -i or -c or -S";
+const MSG_CHECK_REQUIRES: &str = "--check requires -c FILENAME";
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +101,7 @@ pub enum Step {
     /// Print [`version_text`] to stdout, then take the fatal path with
     /// [`EXIT_NO_OP`] and an empty message.
     Version,
-    /// Take the common fatal path (§14.1): exec-on-exit if configured, else
+    /// Take the common fatal path (protocol.md §8.5): exec-on-exit if configured, else
     /// log `fatal: MESSAGE` and exit with `status`, or, with a terminate
     /// guard set, log `fatal: (attempting to continue) MESSAGE` and go on
     /// with the next step.
@@ -116,6 +118,8 @@ pub enum Step {
 pub enum Setting {
     /// `-c FILENAME`: read the command stream from this file (`-` = stdin).
     Config(OsString),
+    /// `--check`: check the config file and exit instead of running.
+    Check,
     /// `-i`: stdin/stdout are a controller.
     Interactive,
     /// `-S PATH`: create the control socket at PATH.
@@ -155,6 +159,8 @@ pub enum Setting {
 pub struct Options {
     /// `-c`: the config file, if any.
     pub config: Option<OsString>,
+    /// `--check`.
+    pub check: bool,
     /// `-i`.
     pub interactive: bool,
     /// `-S`: the control socket path, if any.
@@ -171,7 +177,7 @@ pub struct Options {
     pub service_pool: Option<(usize, usize)>,
     /// `-M`.
     pub mlockall: bool,
-    /// The log filter (§11.1), clamped to
+    /// The log filter (protocol.md §7.1), clamped to
     /// [`LOG_FILTER_MIN`]..=[`LOG_FILTER_MAX`] at each `-v`/`-q`.
     pub log_filter: i32,
 }
@@ -180,6 +186,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             config: None,
+            check: false,
             interactive: false,
             socket: None,
             daemonize: false,
@@ -198,6 +205,7 @@ impl Options {
     pub fn apply(&mut self, setting: Setting) {
         match setting {
             Setting::Config(path) => self.config = Some(path),
+            Setting::Check => self.check = true,
             Setting::Interactive => self.interactive = true,
             Setting::Socket(path) => self.socket = Some(path),
             Setting::Daemonize => self.daemonize = true,
@@ -211,10 +219,13 @@ impl Options {
         }
     }
 
-    /// The "at least one of `-i`, `-c`, `-S`" rule (§12.2), checked after
-    /// all steps: `None` when satisfied, else the fatal step to execute.
+    /// The "at least one of `-i`, `-c`, `-S`" rule (protocol.md §8.1), and `-c` for
+    /// `--check`, checked after all steps: `None` when satisfied, else the
+    /// fatal step to execute.
     pub fn check_required(&self) -> Option<Step> {
-        if self.interactive || self.config.is_some() || self.socket.is_some() {
+        if self.check && self.config.is_none() {
+            Some(fatal(MSG_CHECK_REQUIRES.to_owned()))
+        } else if self.interactive || self.config.is_some() || self.socket.is_some() {
             None
         } else {
             Some(fatal(MSG_REQUIRE.to_owned()))
@@ -222,7 +233,7 @@ impl Options {
     }
 }
 
-/// The settings implied when running as PID 1 (§12.7), to apply before the
+/// The settings implied when running as PID 1 (protocol.md §8.4), to apply before the
 /// steps of [`parse`]: config `/etc/daemonproxy.conf` (not stat'ed) and
 /// terminate guard 1.
 pub fn pid1_defaults() -> Vec<Setting> {
@@ -233,6 +244,7 @@ pub fn pid1_defaults() -> Vec<Setting> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Opt {
     Config,
+    Check,
     Interactive,
     Socket,
     Daemonize,
@@ -249,8 +261,9 @@ enum Opt {
 
 impl Opt {
     #[cfg(test)]
-    const ALL: [Opt; 13] = [
+    const ALL: [Opt; 14] = [
         Opt::Config,
+        Opt::Check,
         Opt::Interactive,
         Opt::Socket,
         Opt::Daemonize,
@@ -268,6 +281,7 @@ impl Opt {
     fn id(self) -> &'static str {
         match self {
             Opt::Config => "config",
+            Opt::Check => "check",
             Opt::Interactive => "interactive",
             Opt::Socket => "socket",
             Opt::Daemonize => "daemonize",
@@ -289,38 +303,138 @@ impl Opt {
     }
 }
 
-/// clap's description of the command line: names, value names and help
-/// lines, in help order. Only read through its getters; clap's parser, help
-/// and version exits are never used (they would bypass §12.1).
+/// clap's description of the command line: names, value names, help lines
+/// (`--help`) and long descriptions (the manual page, see `generated.rs`),
+/// in help order. Only read through its getters; clap's parser, help and
+/// version exits are never used (they would bypass protocol.md §8.1).
 #[inline(never)]
 #[cold]
-fn command() -> Command {
-    let flag = |opt: Opt, help: &'static str| Arg::new(opt.id()).long(opt.id()).action(ArgAction::SetTrue).help(help);
-    let value = |opt: Opt, name: &'static str, help: String| {
-        Arg::new(opt.id()).long(opt.id()).value_name(name).action(ArgAction::Set).help(help)
+pub(crate) fn command() -> Command {
+    let flag = |opt: Opt, help: &'static str, long: &'static str| {
+        Arg::new(opt.id()).long(opt.id()).action(ArgAction::SetTrue).help(help).long_help(long)
+    };
+    let value = |opt: Opt, name: &'static str, help: String, long: String| {
+        Arg::new(opt.id()).long(opt.id()).value_name(name).action(ArgAction::Set).help(help).long_help(long)
     };
     Command::new("daemonproxy").no_binary_name(true).disable_help_flag(true).disable_version_flag(true).args([
-        value(Opt::Config, "FILENAME", "Read command stream from FILENAME at startup".into()).short('c'),
-        flag(Opt::Interactive, "Use STDIN+STDOUT as a controller communication pipe").short('i'),
-        value(Opt::Socket, "PATH", "Listen on PATH for controller connections".into()).short('S'),
-        flag(Opt::Daemonize, "Fork into the background").short('D'),
-        value(Opt::ExitGuard, "INTEGER", "Guard against accidental termination".into()),
-        value(Opt::ExitExec, "TSV_ARGS", "exec() args in any trappable exit scenario".into()).short('E'),
+        value(
+            Opt::Config,
+            "FILENAME",
+            "Read command stream from FILENAME at startup".into(),
+            "Execute the commands of FILENAME at startup, one per line, fields separated by TABs; `-` reads \
+             standard input (not together with -i). The file must exist when the option is parsed; it is read \
+             once, to the end or to an `exit` command."
+                .into(),
+        )
+        .short('c'),
+        flag(
+            Opt::Check,
+            "Check the -c file for mistakes, run nothing, exit",
+            "Check the config file of -c instead of running it: every line is parsed as the daemon would, and \
+             each problem is printed on stderr as FILE:LINE: message, with a hint where spaces stand in place of \
+             TABs. Nothing is started: no services, no control socket, no interactive session, no exec-on-exit, \
+             and the terminate guard does not apply. The other options are still checked. Exit status 0 and a \
+             one-line summary on stdout when there is no problem, 1 when there are problems or the file cannot \
+             be read, 2 for option errors.",
+        ),
+        flag(
+            Opt::Interactive,
+            "Use STDIN+STDOUT as a controller communication pipe",
+            "Make standard input and output a controller: type commands, read events. A banner comes first; \
+             the end of input (Ctrl-D) or `exit` ends daemonproxy, unless the terminate guard is set.",
+        )
+        .short('i'),
+        value(
+            Opt::Socket,
+            "PATH",
+            "Listen on PATH for controller connections".into(),
+            "Create a Unix control socket at PATH, as the command `socket.create` does; every connection is a \
+             controller. `daemonproxy ctl -S PATH` talks to it."
+                .into(),
+        )
+        .short('S'),
+        flag(
+            Opt::Daemonize,
+            "Fork into the background",
+            "After all other setup, fork: the parent prints the daemon's pid (without a newline) and exits 0; \
+             the daemon leads a new session and points descriptors 0 to 2 at /dev/null, so its log is \
+             discarded until `log.dest` names a handle. Ignored with -i and as PID 1.",
+        )
+        .short('D'),
+        value(
+            Opt::ExitGuard,
+            "INTEGER",
+            "Guard against accidental termination".into(),
+            "Set the terminate guard to INTEGER (0 or empty: no guard). While it is set, `terminate` needs the \
+             code and exec-on-exit, or the guard must first be cleared with `terminate.guard - INTEGER`; the \
+             end of interactive input does not exit; fatal conditions are logged with \
+             \"(attempting to continue)\" and daemonproxy carries on. As PID 1 the guard defaults to 1."
+                .into(),
+        ),
+        value(
+            Opt::ExitExec,
+            "TSV_ARGS",
+            "exec() args in any trappable exit scenario".into(),
+            format!(
+                "On any exit through daemonproxy's exit path (normal termination, option errors, startup \
+                 failures, fatal signals, --help and --version) exec this program instead, with \
+                 DAEMONPROXY_EXITCODE and DAEMONPROXY_ERROR in its environment. One word: the program and its \
+                 arguments separated by TABs, at most {EXEC_ARGS_MAX} bytes; empty disables. Options are \
+                 processed in order, so -E must come before --help to apply to it."
+            ),
+        )
+        .short('E'),
         value(
             Opt::FdPool,
             "N[xM]",
             format!("Pre-allocate N named handles [of M bytes each, default {FD_OBJ_SIZE_DEFAULT}]"),
+            format!(
+                "Allocate all named handles at startup and make N ({FD_POOL_COUNT_MIN} to {FD_POOL_COUNT_MAX}) \
+                 a hard limit, counting the built-in and inherited handles; M ({FD_OBJ_SIZE_MIN} to \
+                 {FD_OBJ_SIZE_MAX}, default {FD_OBJ_SIZE_DEFAULT}) bounds each handle's description. M takes \
+                 the suffixes k, m, g or KiB, MiB, GiB (1024^n), KB, MB, GB (1000^n), and t (as large as \
+                 allowed). Out-of-range values are clamped with a warning."
+            ),
         ),
         value(
             Opt::ServicePool,
             "N[xM]",
             format!("Pre-allocate N services [of M bytes each, default {SERVICE_OBJ_SIZE_DEFAULT}]"),
+            format!(
+                "Allocate all services at startup and make N ({SERVICE_POOL_COUNT_MIN} to \
+                 {SERVICE_POOL_COUNT_MAX}) a hard limit; M (at least {SERVICE_OBJ_SIZE_MIN}, default \
+                 {SERVICE_OBJ_SIZE_DEFAULT}, same suffixes as --fd-pool) is each service's budget for its \
+                 arguments, tags, descriptors and triggers together."
+            ),
         ),
-        flag(Opt::Mlockall, "Call mlockall() after allocating structures").short('M'),
-        flag(Opt::Verbose, "Enable another level of logging output").short('v'),
-        flag(Opt::Quiet, "Suppress another level of logging output").short('q'),
-        flag(Opt::Help, "Quick usage synopsis").short('h'),
-        flag(Opt::Version, "Print complete version information"),
+        flag(
+            Opt::Mlockall,
+            "Call mlockall() after allocating structures",
+            "Lock all current and future memory after setup, so that daemonproxy is never paged out. A \
+             failure is logged, not fatal.",
+        )
+        .short('M'),
+        flag(
+            Opt::Verbose,
+            "Enable another level of logging output",
+            "Show one more log level: the default shows info and above, -v adds debug, -vv everything. \
+             Options count in order, combined with -q.",
+        )
+        .short('v'),
+        flag(
+            Opt::Quiet,
+            "Suppress another level of logging output",
+            "Show one log level less: -q hides info, -qq also warnings, -qqq also errors, -qqqq everything, \
+             fatal messages included.",
+        )
+        .short('q'),
+        flag(Opt::Help, "Quick usage synopsis", "Print the option summary to standard output and exit with status 1.")
+            .short('h'),
+        flag(
+            Opt::Version,
+            "Print complete version information",
+            "Print the version, build time, git commit, copyright and license, and exit with status 1.",
+        ),
     ])
 }
 
@@ -337,8 +451,9 @@ struct OptSpec {
 /// help text; building it at every start-up cost the idle daemon ~24 kB of
 /// stack, so parsing reads this table instead, and a test checks that the
 /// two agree.
-const OPTIONS: [(Opt, Option<char>, bool); 13] = [
+const OPTIONS: [(Opt, Option<char>, bool); 14] = [
     (Opt::Config, Some('c'), true),
+    (Opt::Check, None, false),
     (Opt::Interactive, Some('i'), false),
     (Opt::Socket, Some('S'), true),
     (Opt::Daemonize, Some('D'), false),
@@ -391,7 +506,7 @@ fn tokenize(table: &[OptSpec], args: Vec<OsString>) -> Vec<Token> {
             let spec = table.iter().find(|s| s.long.as_deref().map(str::as_bytes) == Some(long));
             tokens.push(match spec {
                 Some(spec) => take(spec, &lossy(&word)),
-                None => unknown_option(&lossy(&word)),
+                None => unknown_long(table, &lossy(&word)),
             });
         } else if let Some(cluster) = bytes.strip_prefix(b"-") {
             // A lone `-` is an empty cluster: nothing to do.
@@ -410,7 +525,25 @@ fn tokenize(table: &[OptSpec], args: Vec<OsString>) -> Vec<Token> {
 }
 
 fn unknown_option(form: &str) -> Token {
-    Token::Error(format!("Unknown option {form}  (see --help)"))
+    Token::Error(unknown_message(form))
+}
+
+fn unknown_message(form: &str) -> String {
+    format!("Unknown option {form}  (see --help)")
+}
+
+/// An unknown `--word`; `--name=value` of a known option gets a hint, since
+/// there is no `=` form (protocol.md §8.1).
+fn unknown_long(table: &[OptSpec], word: &str) -> Token {
+    let message = unknown_message(word);
+    let Some((name, value)) = word.strip_prefix("--").and_then(|w| w.split_once('=')) else {
+        return Token::Error(message);
+    };
+    match table.iter().find(|s| s.long.as_deref() == Some(name)) {
+        Some(spec) if spec.takes_value => Token::Error(format!("{message}: use --{name} {value}, without '='")),
+        Some(_) => Token::Error(format!("{message}: --{name} takes no value")),
+        None => Token::Error(message),
+    }
 }
 
 fn lossy(s: &OsStr) -> String {
@@ -455,11 +588,20 @@ where
 fn interpret(opt: Opt, value: OsString, steps: &mut Vec<Step>) {
     let set = match opt {
         Opt::Config => {
-            if value != "-" && std::fs::metadata(&value).is_err() {
-                steps.push(fatal(format!("Cannot stat configfile \"{}\"", lossy(&value))));
+            if value != "-" {
+                match std::fs::metadata(&value) {
+                    Err(e) => {
+                        steps.push(fatal(format!("Cannot stat configfile \"{}\": {}", lossy(&value), error_text(&e))))
+                    }
+                    Ok(m) if m.is_dir() => {
+                        steps.push(fatal(format!("Config file \"{}\" is a directory", lossy(&value))))
+                    }
+                    Ok(_) => {}
+                }
             }
             Setting::Config(value)
         }
+        Opt::Check => Setting::Check,
         Opt::Interactive => Setting::Interactive,
         Opt::Socket => Setting::Socket(value),
         Opt::Daemonize => Setting::Daemonize,
@@ -528,7 +670,7 @@ impl fmt::Display for PoolSyntaxError {
     }
 }
 
-/// Parses `N[xM]` (§12.2) into `(N, M)`, unclamped; `M` is `None` when `xM`
+/// Parses `N[xM]` (protocol.md §8.1) into `(N, M)`, unclamped; `M` is `None` when `xM`
 /// is absent or empty (`5x`), meaning the default size.
 ///
 /// N: optional `-`, decimal digits, nothing else. M: optional `-`, decimal
@@ -659,8 +801,19 @@ fn to_usize(n: i64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
-/// The `--help` text (§12.3): the version line, `options:`, one line per
-/// option of [`command`] in the original's layout, and an empty line.
+/// The manual page, as a path in the sources.
+pub const MAN_PAGE: &str = "docs/daemonproxy.8";
+/// The protocol reference, as a path in the sources.
+pub const PROTOCOL_DOC: &str = "docs/protocol.md";
+
+/// The subcommands, `daemonproxy NAME ARGS...`: name and summary.
+pub const SUBCOMMANDS: [(&str, &str); 1] =
+    [("ctl", "Talk to a running daemon through its control socket (see ctl --help)")];
+
+/// The `--help` text (protocol.md §8.1): the version line, `options:`, one line per
+/// option of [`command`] in the original's layout, and an empty line; then
+/// the subcommands and where the documentation is, ending with an empty
+/// line too.
 pub fn help_text() -> String {
     let mut text = format!("daemonproxy version {VERSION}\noptions:\n");
     for arg in command().get_arguments() {
@@ -673,11 +826,15 @@ pub fn help_text() -> String {
         let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
         text.push_str(&format!("  {dash}{short} --{long:<12} {value:<8}  {help}\n"));
     }
-    text.push('\n');
+    text.push_str("\ncommands:\n");
+    for (name, summary) in SUBCOMMANDS {
+        text.push_str(&format!("  daemonproxy {name} ...  {summary}\n"));
+    }
+    text.push_str(&format!("\nSee also: man daemonproxy ({MAN_PAGE}) and {PROTOCOL_DOC} in the sources.\n\n"));
     text
 }
 
-/// The `--version` text (§12.3): version line, build timestamp (Unix seconds
+/// The `--version` text (protocol.md §8.1): version line, build timestamp (Unix seconds
 /// and local time), git HEAD, copyright with year range, license.
 pub fn version_text() -> String {
     let secs: i64 = BUILD_TIMESTAMP.parse().unwrap_or(0);
@@ -689,7 +846,7 @@ pub fn version_text() -> String {
     )
 }
 
-/// The lines of the interactive banner (§12.4), each to be sent as
+/// The lines of the interactive banner (protocol.md §8.2), each to be sent as
 /// `info\tLINE`: version with short git id (`+` if dirty), copyright,
 /// license, and the interactive-mode hint.
 pub fn banner_lines() -> Vec<String> {
@@ -742,7 +899,8 @@ fn utc_datetime(secs: i64) -> String {
 mod tests {
     use super::*;
 
-    const EXISTING: &str = env!("CARGO_MANIFEST_DIR");
+    const EXISTING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    const DIRECTORY: &str = env!("CARGO_MANIFEST_DIR");
     const MISSING: &str = "/nonexistent/daemonproxy-args-test.conf";
 
     fn steps(args: &[&str]) -> Vec<Step> {
@@ -837,7 +995,14 @@ mod tests {
             // The argument is the next word, whatever it looks like.
             (&["-S", "-i"], vec![socket("-i")]),
             (&["-c", "-"], vec![config("-")]),
-            (&["--config=x"], vec![err("Unknown option --config=x  (see --help)")]),
+            (&["--config=x"], vec![err("Unknown option --config=x  (see --help): use --config x, without '='")]),
+            (
+                &["--socket=/a=b"],
+                vec![err("Unknown option --socket=/a=b  (see --help): use --socket /a=b, without '='")],
+            ),
+            (&["--check=yes"], vec![err("Unknown option --check=yes  (see --help): --check takes no value")]),
+            (&["--bogus=1"], vec![err("Unknown option --bogus=1  (see --help)")]),
+            (&["--check", "-c", file], vec![set(Setting::Check), config(file)]),
             (&["--"], vec![err("Unknown option --  (see --help)")]),
             (&["--bogus"], vec![err("Unknown option --bogus  (see --help)")]),
             (&["-x"], vec![err("Unknown option -x  (see --help)")]),
@@ -871,8 +1036,12 @@ mod tests {
             ),
             (&["-E", "prog", "--help"], vec![set(Setting::ExitExec(b"prog".to_vec())), Step::Help]),
             (&["-hv"], vec![Step::Help, set(Setting::Verbose)]),
-            (&["-c", MISSING], vec![err(&format!("Cannot stat configfile \"{MISSING}\"")), config(MISSING)]),
-            (&["-c", ""], vec![err("Cannot stat configfile \"\""), config("")]),
+            (
+                &["-c", MISSING],
+                vec![err(&format!("Cannot stat configfile \"{MISSING}\": No such file or directory")), config(MISSING)],
+            ),
+            (&["-c", ""], vec![err("Cannot stat configfile \"\": No such file or directory"), config("")]),
+            (&["-c", DIRECTORY], vec![err(&format!("Config file \"{DIRECTORY}\" is a directory")), config(DIRECTORY)]),
         ];
         for (args, expected) in cases {
             assert_eq!(&steps(args), expected, "args {args:?}");
@@ -1100,6 +1269,14 @@ mod tests {
         assert_eq!(o.service_pool, Some((1, 64)));
         assert_eq!(o.exit_exec, b"x");
         assert!(o.daemonize && o.mlockall);
+
+        let mut o = Options::default();
+        o.apply(Setting::Check);
+        o.apply(Setting::Interactive);
+        assert_eq!(o.check_required(), Some(err("--check requires -c FILENAME")));
+        o.apply(Setting::Config("x".into()));
+        assert_eq!(o.check_required(), None);
+        assert!(o.check);
     }
 
     #[test]
@@ -1108,6 +1285,7 @@ mod tests {
             "daemonproxy version {VERSION}
 options:
   -c --config       FILENAME  Read command stream from FILENAME at startup
+     --check                  Check the -c file for mistakes, run nothing, exit
   -i --interactive            Use STDIN+STDOUT as a controller communication pipe
   -S --socket       PATH      Listen on PATH for controller connections
   -D --daemonize              Fork into the background
@@ -1121,6 +1299,11 @@ options:
   -h --help                   Quick usage synopsis
      --version                Print complete version information
 
+commands:
+  daemonproxy ctl ...  Talk to a running daemon through its control socket (see ctl --help)
+
+See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sources.
+
 "
         );
         assert_eq!(help_text(), expected);
@@ -1129,16 +1312,19 @@ options:
     #[test]
     fn help_text_columns() {
         let text = help_text();
-        assert!(text.ends_with("information\n\n"));
-        let lines: Vec<&str> = text.split('\n').collect();
+        // The original's listing, ending with an empty line, comes first.
+        let listing = &text[..text.find("information\n\n").expect("the end of the options") + 13];
+        assert!(text.ends_with(".\n\n"));
+        let lines: Vec<&str> = listing.split('\n').collect();
         assert_eq!(lines[0], "daemonproxy version 2.0.0");
         assert_eq!(lines[1], "options:");
         assert_eq!(lines[lines.len() - 2], "", "ends with an empty line");
         assert_eq!(lines[lines.len() - 1], "");
         let options = &lines[2..lines.len() - 2];
-        assert_eq!(options.len(), 13);
+        assert_eq!(options.len(), 14);
         let longs = [
             "config",
+            "check",
             "interactive",
             "socket",
             "daemonize",
@@ -1152,8 +1338,8 @@ options:
             "help",
             "version",
         ];
-        let shorts = ["-c", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "-M", "-v", "-q", "-h", "  "];
-        let values = ["FILENAME", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "", "", "", "", ""];
+        let shorts = ["-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "-M", "-v", "-q", "-h", "  "];
+        let values = ["FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "", "", "", "", ""];
         for (i, line) in options.iter().enumerate() {
             assert_eq!(&line[0..2], "  ", "{line}");
             assert_eq!(&line[2..4], shorts[i], "{line}");

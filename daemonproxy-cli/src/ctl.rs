@@ -44,6 +44,12 @@ pub const EXIT_KILLED: i32 = 5;
 
 /// Prefix of every message on stderr.
 const PROG: &str = "daemonproxy ctl";
+/// clap's description of `ctl` (its options and verbs), from which the
+/// manual page and the shell completions are generated too.
+#[cfg(test)]
+pub(crate) fn command() -> clap::Command {
+    options::command()
+}
 
 /// The words after `daemonproxy ctl`; returns the exit status.
 pub fn main(args: Vec<OsString>) -> i32 {

@@ -1,18 +1,25 @@
 //! daemonproxy: a Unix process supervisor driven by a text protocol.
 //!
-//! The binary follows the original's start-up sequence (§12.6): umask,
-//! PID-1 defaults, options processed left to right, the daemon's state,
-//! the control socket, interactive mode, the config file, mlockall,
-//! daemonize, then the main loop. Every exit goes through one path (§14):
-//! exec-on-exit if configured, the `fatal:` line, and the terminate guard,
-//! which turns fatal conditions into "attempting to continue".
+//! The binary follows the original's start-up sequence: umask, PID-1
+//! defaults, options processed left to right, the daemon's state, the
+//! control socket, interactive mode, the config file, mlockall, daemonize,
+//! then the main loop. Every exit goes through one path (protocol.md §8.5,
+//! §8.6): exec-on-exit if configured, the `fatal:` line, and the terminate
+//! guard, which turns fatal conditions into "attempting to continue".
+//! `--check` leaves all of that out and only reads the config file.
+//!
+//! Section numbers (protocol.md §N) are those of docs/protocol.md, the
+//! user-facing reference in the repository.
 
 #![forbid(unsafe_code)]
 
 mod args;
+mod check;
 mod ctl;
+#[cfg(test)]
+mod generated;
 
-use args::{Options, Parsed, Step};
+use args::{Options, Parsed, Setting, Step};
 use daemonproxy_core::process::{self, Daemonized};
 use daemonproxy_core::proto::LogLevel;
 use daemonproxy_core::{Outcome, Reactor};
@@ -21,7 +28,7 @@ use std::fmt;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
-/// Exit status for an unusable environment (§12.6).
+/// Exit status for an unusable environment (protocol.md §8.3).
 const EXIT_INVALID_ENVIRONMENT: i32 = 3;
 
 /// The program's state before and after the reactor exists: options come
@@ -30,6 +37,9 @@ const EXIT_INVALID_ENVIRONMENT: i32 = 3;
 struct Cli {
     opts: Options,
     reactor: Option<Reactor>,
+    /// `--check` is on the command line (anywhere): nothing runs, so the
+    /// terminate guard and exec-on-exit are left out of every exit.
+    checking: bool,
 }
 
 fn level_from(filter: i32) -> LogLevel {
@@ -50,6 +60,9 @@ impl Cli {
     }
 
     fn guarded(&mut self) -> bool {
+        if self.checking {
+            return false;
+        }
         match &mut self.reactor {
             Some(r) => r.terminate_guard().is_some(),
             None => self.opts.exit_guard != 0,
@@ -57,6 +70,9 @@ impl Cli {
     }
 
     fn exec_args(&mut self) -> Vec<u8> {
+        if self.checking {
+            return Vec::new();
+        }
         match &mut self.reactor {
             Some(r) => r.exec_on_exit().to_vec(),
             None => self.opts.exit_exec.clone(),
@@ -75,7 +91,7 @@ impl Cli {
         }
     }
 
-    /// Exec-on-exit, if configured (§14.4). Returns if it is not
+    /// Exec-on-exit, if configured (protocol.md §8.6). Returns if it is not
     /// configured or the exec failed.
     fn exec_on_exit(&mut self, code: i64, message: &str) {
         let args = self.exec_args();
@@ -95,7 +111,7 @@ impl Cli {
         self.log(LogLevel::Error, format_args!("Unable to exec \"{prog}\": {}", process::error_text(&err)));
     }
 
-    /// The common fatal path (§14.1): returns only when the guard is set.
+    /// The common fatal path (protocol.md §8.5): returns only when the guard is set.
     fn fatal(&mut self, status: i32, message: &str) {
         self.fatal_path(i64::from(status), status, message);
     }
@@ -116,9 +132,9 @@ impl Cli {
         }
     }
 
-    /// Normal termination (§14.2): `terminate CODE` exits with the low 8
-    /// bits of CODE; exec-on-exit sees CODE itself.
-    /// With exec-on-exit, that is the fatal path (which exits right after
+    /// Normal termination (protocol.md §8.5): `terminate CODE` exits with
+    /// the low 8 bits of CODE; exec-on-exit sees CODE itself. With
+    /// exec-on-exit, that is the fatal path (which exits right after
     /// `fatal: terminated normally` when the exec fails, unless guarded).
     fn terminate(&mut self, code: i64) -> ! {
         let status = (code & 0xff) as i32;
@@ -154,7 +170,8 @@ fn main() {
         Parsed::Ctl(rest) => std::process::exit(ctl::main(rest)),
     };
     let pid1 = std::process::id() == 1;
-    let mut cli = Cli { opts: Options::default(), reactor: None };
+    let checking = steps.contains(&Step::Set(Setting::Check));
+    let mut cli = Cli { opts: Options::default(), reactor: None, checking };
     if pid1 {
         for setting in args::pid1_defaults() {
             cli.opts.apply(setting);
@@ -165,6 +182,9 @@ fn main() {
     }
     if let Some(step) = cli.opts.check_required() {
         cli.step(step);
+    }
+    if let Some(config) = cli.opts.config.as_deref().filter(|_| checking) {
+        std::process::exit(check::main(config));
     }
     start(&mut cli, pid1);
     process::release_startup_memory();
@@ -178,7 +198,7 @@ fn main() {
     }
 }
 
-/// The start-up sequence of §12.6 after option processing.
+/// The start-up sequence after option processing.
 fn start(cli: &mut Cli, pid1: bool) {
     let o = &cli.opts;
     let mut core_opts = daemonproxy_core::Options::new()

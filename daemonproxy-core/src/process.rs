@@ -3,7 +3,7 @@
 //! These change the whole process (its umask, its memory locking, its
 //! identity, its image), so the library never calls them itself; the
 //! `daemonproxy` binary does, in the order of the original's start-up and
-//! exit paths (§12.6, §14).
+//! exit paths (protocol.md §8.3, protocol.md §8.5).
 
 use crate::sys;
 use std::io;
@@ -28,7 +28,7 @@ pub enum Daemonized {
     Child,
 }
 
-/// Forks into the background (§12.5). In the child, descriptors 0..2 are
+/// Forks into the background (protocol.md §8.2). In the child, descriptors 0..2 are
 /// pointed at /dev/null (except `keep_stdin`, when a config file is read
 /// from it) and a new session is started. The parent returns only once the
 /// child has done so, so that the pid it prints is already a session leader.
@@ -76,7 +76,7 @@ pub fn release_startup_memory() {
     sys::raw::trim_heap();
 }
 
-/// Replaces the process with the exec-on-exit program (§14.4), with
+/// Replaces the process with the exec-on-exit program (protocol.md §8.6), with
 /// `DAEMONPROXY_EXITCODE` and `DAEMONPROXY_ERROR` set. Returns only on
 /// failure, with the error.
 pub fn exec_on_exit(args: &[u8], code: i64, message: &str) -> io::Error {

@@ -1,5 +1,5 @@
 //! The supervisor on virtual time with pretend processes: the state
-//! machine of §9 without a single real child.
+//! machine of protocol.md §5 without a single real child.
 
 use daemonproxy_core::proto::{ExitReason, Signal};
 use daemonproxy_core::sim::Sim;

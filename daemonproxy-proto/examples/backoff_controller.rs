@@ -7,12 +7,15 @@
 //! every managed service (`service.signal NAME SIGTERM`, or cancel a
 //! pending start), wait for their `down` events, then `terminate 0`.
 //!
-//! Run it as a controller service (events on stdin, commands on stdout):
+//! Run it as a controller service (events on stdin, commands on stdout), as
+//! `examples/rust-controller.conf` does; in a config file the fields of a
+//! line are separated by single TABs (written `\t` here, so that no one
+//! copies spaces):
 //!
 //! ```text
-//! service.args     controller  target/debug/examples/backoff_controller  [SERVICE...]
-//! service.fds      controller  control.event  control.cmd  stderr
-//! service.auto_up  controller  1  always
+//! service.args\tcontroller\ttarget/debug/examples/backoff_controller[\tSERVICE...]
+//! service.fds\tcontroller\tcontrol.event\tcontrol.cmd\tstderr
+//! service.auto_up\tcontroller\t1\talways
 //! ```
 //!
 //! With SERVICE names it manages those services (defined elsewhere, e.g.

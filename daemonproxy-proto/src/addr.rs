@@ -1,4 +1,4 @@
-//! `fd.socket` addresses (§5.3): a unix path, or `*`/dotted quad with an
+//! `fd.socket` addresses (protocol.md §3.4): a unix path, or `*`/dotted quad with an
 //! optional `:PORT` for inet. IPv6 addresses are not supported.
 
 use crate::flags::Domain;

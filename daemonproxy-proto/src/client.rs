@@ -104,7 +104,7 @@ impl fmt::Display for OwnedEvent {
     }
 }
 
-/// A service's `service.auto_up` setting (§5.2, §6.3).
+/// A service's `service.auto_up` setting (protocol.md §3.3, §4.2).
 ///
 /// ```
 /// use daemonproxy_proto::{AutoUp, Signal, Trigger};
@@ -204,8 +204,8 @@ pub struct ServiceInfo {
 }
 
 impl Default for ServiceInfo {
-    /// A service as created implicitly (§7): `down`, no args, no tags,
-    /// default descriptors, no auto-up, no process settings.
+    /// A service as created implicitly (protocol.md §3.1): `down`, no args,
+    /// no tags, default descriptors, no auto-up, no process settings.
     fn default() -> Self {
         ServiceInfo {
             state: ServiceState::Down,
@@ -290,7 +290,7 @@ impl ServiceInfo {
     }
 }
 
-/// What a named handle is (§6.7), owned.
+/// What a named handle is (protocol.md §4.3), owned.
 ///
 /// ```
 /// use daemonproxy_proto::{Event, HandleInfo};
@@ -371,7 +371,7 @@ impl HandleInfo {
     }
 }
 
-/// A signal with a nonzero pending count (§6.4, §10.2).
+/// A signal with a nonzero pending count (protocol.md §4.4, §6).
 ///
 /// ```
 /// use daemonproxy_proto::{Signal, SignalInfo};
@@ -597,7 +597,7 @@ enum Got {
 /// [`Client::next_before`] go on where they stopped when called again
 /// (a caller can bound its waits this way, without threads). Read events
 /// regularly: the daemon stops executing commands of a controller whose
-/// events are not read (§3.8), so writing many commands without reading
+/// events are not read (protocol.md §4.6), so writing many commands without reading
 /// can block both sides until the daemon drops events (`overflow`).
 ///
 /// A controller service (descriptors `control.event control.cmd ...`):

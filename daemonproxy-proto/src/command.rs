@@ -1,4 +1,4 @@
-//! Commands (§5): the lines a controller sends to daemonproxy.
+//! Commands (protocol.md §3): the lines a controller sends to daemonproxy.
 //!
 //! [`Command::parse`] validates every argument that can be checked without
 //! the daemon's state and borrows from the line; [`Command::encode`] writes
@@ -29,9 +29,9 @@ macro_rules! kinds {
         }
 
         impl CommandKind {
-            /// Every command: those of §5 in its order, then the
-            /// extensions (process settings, readiness, `conn.extended`,
-            /// `reexec`).
+            /// Every command: those of protocol.md §3 in its order, then
+            /// the extensions (process settings, readiness,
+            /// `conn.extended`, `reexec`).
             pub const ALL: &'static [CommandKind] = &[$(CommandKind::$variant,)*];
 
             /// The command's name on the wire.
@@ -115,7 +115,7 @@ impl CommandKind {
     }
 }
 
-/// The four constant handles, which cannot be replaced or deleted (§8.1).
+/// The four constant handles, which cannot be replaced or deleted (protocol.md §1).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Special {
     /// `null`: /dev/null, read/write.

@@ -1,7 +1,7 @@
 //! Why a command line was rejected.
 //!
 //! [`ParseError`] is a small `Copy` enum whose `Display` texts are the
-//! protocol's error messages (§5). [`CommandError`] adds what the daemon
+//! protocol's error messages (protocol.md §3). [`CommandError`] adds what the daemon
 //! needs to reproduce the original's order of checks and partial effects:
 //! the command kind, the offending item for `unknown flag "X"`-style
 //! messages, and the service name and interval validated before the error.
@@ -16,7 +16,7 @@ use core::fmt;
 pub enum ParseError {
     /// `Expected service name`: the name is absent or empty.
     ExpectedServiceName,
-    /// `Invalid service name`: the name breaks the rules of §7.
+    /// `Invalid service name`: the name breaks the rules of protocol.md §3.1.
     InvalidServiceName,
     /// `Expected file descriptor name`: the handle name is absent or empty.
     ExpectedFdName,

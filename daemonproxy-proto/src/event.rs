@@ -1,4 +1,4 @@
-//! Events (§6): the lines daemonproxy sends to its controllers.
+//! Events (protocol.md §4): the lines daemonproxy sends to its controllers.
 //!
 //! [`Event::encode`] writes the exact bytes of the protocol into a caller's
 //! buffer; [`Event::parse`] reads them back for controller authors. Lines
@@ -11,12 +11,12 @@ use crate::flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags};
 use crate::{EnvList, LogLevel, Name, NotifyFields, NotifyMode, Rlimits, Signal, Umask, UserIds};
 use core::fmt;
 
-/// Bytes of the command line quoted in an error event (§3.10).
+/// Bytes of the command line quoted in an error event (protocol.md §2.3).
 pub const ERROR_QUOTE_LEN: usize = 30;
-/// Longest message in an error event, in bytes (§3.10).
+/// Longest message in an error event, in bytes (protocol.md §2.3).
 pub const ERROR_MESSAGE_MAX: usize = 63;
 
-/// Every event name (first field), those of §6 first.
+/// Every event name (first field), those of protocol.md §4 first.
 const NAMES: &[&str] = &[
     "service.state",
     "service.args",
@@ -52,7 +52,7 @@ pub enum ExitReason {
     Signal(Signal),
 }
 
-/// The state part of a `service.state` event (§6.1).
+/// The state part of a `service.state` event (protocol.md §4.1).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum ServiceState {
     /// `down` without exit information: never started, or start cancelled.
@@ -88,7 +88,7 @@ pub enum ServiceState {
     Deleted,
 }
 
-/// What a named handle is, as `fd.state` reports it (§6.7).
+/// What a named handle is, as `fd.state` reports it (protocol.md §4.3).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum FdInfo<'a> {
     /// `file`: opened by `fd.open` (description = path), or inherited or
@@ -197,12 +197,12 @@ pub enum Event<'a> {
         /// `, for command "..."`).
         message: &'a [u8],
     },
-    /// `warning: fd "ENTRY" is not yet defined` (colon and space, §6.6).
+    /// `warning: fd "ENTRY" is not yet defined` (colon and space, protocol.md §4.5).
     FdNotYetDefined {
         /// The `service.fds` entry.
         entry: &'a [u8],
     },
-    /// `warning\tfd "NAME" does not exist` (TAB, §6.6).
+    /// `warning\tfd "NAME" does not exist` (TAB, protocol.md §4.5).
     FdDoesNotExist {
         /// The `log.dest` name.
         name: Name<'a>,
@@ -808,7 +808,7 @@ fn sock_type(item: &[u8]) -> Option<SockType> {
     [SockType::Stream, SockType::Dgram, SockType::Seqpacket].into_iter().find(|t| t.name().as_bytes() == item)
 }
 
-/// Appends the error event for a failed command (§3.10):
+/// Appends the error event for a failed command (protocol.md §2.3):
 /// `error\tMESSAGE, for command "LINE"`, with MESSAGE cut at 63 bytes and
 /// the first 30 bytes of LINE, followed by `...` inside the quotes when LINE
 /// has 30 bytes or more (`for command "service.args\tnnnnnnnnnnnnnnnn!..."`).
@@ -829,7 +829,7 @@ pub fn encode_command_error(out: &mut Vec<u8>, message: &[u8], line: &[u8]) {
     out.extend_from_slice(b"\"\n");
 }
 
-/// Appends `error\tUnknown command: NAME` (§3.3).
+/// Appends `error\tUnknown command: NAME` (protocol.md §2.1).
 pub fn encode_unknown_command(out: &mut Vec<u8>, name: &[u8]) {
     out.extend_from_slice(b"error\tUnknown command: ");
     out.extend_from_slice(name);

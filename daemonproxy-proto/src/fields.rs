@@ -48,7 +48,7 @@ pub(crate) fn split_name(line: &[u8]) -> (&[u8], Fields<'_>) {
     (name, f)
 }
 
-/// Parses the protocol's integer (§5.0): optional `-`, then one or more
+/// Parses the protocol's integer (protocol.md §3.1): optional `-`, then one or more
 /// decimal digits, nothing else. Like the original, the value wraps modulo
 /// 2⁶⁴ instead of failing on overflow, so that every argument accepts and
 /// rejects exactly what the original did (`18446744073709551617` is 1).

@@ -1,5 +1,5 @@
 //! Flag sets of `fd.open`, `fd.pipe` and `fd.socket` and their `fd.state`
-//! spellings (§5.3, §6.7).
+//! spellings (protocol.md §3.4, §4.3).
 //!
 //! Each set parses from the comma-separated command argument and writes
 //! itself in the fixed order `fd.state` uses, whatever the input order.

@@ -1,4 +1,4 @@
-//! Line framing (§3): bytes in, complete lines out.
+//! Line framing (protocol.md §2): bytes in, complete lines out.
 //!
 //! The framer owns a fixed buffer. The daemon reads straight into its spare
 //! room ([`LineFramer::spare`] + [`LineFramer::commit`]), so a read can
@@ -33,7 +33,7 @@ pub enum Frame<'a> {
     },
 }
 
-/// Whether a line is ignored without any reply (§3.2): its first byte is
+/// Whether a line is ignored without any reply (protocol.md §2.1): its first byte is
 /// `#`, or it consists only of space, TAB, CR, LF and NUL (or nothing).
 ///
 /// ```
@@ -170,7 +170,7 @@ impl LineFramer {
 
     /// At end of input: the final line that had no LF (or a discarded
     /// overlong one), and the framer is emptied. The config file executes
-    /// such a line; other controllers discard it (§3.6).
+    /// such a line; other controllers discard it (protocol.md §2.1).
     pub fn finish(&mut self) -> Option<Frame<'_>> {
         let (start, end) = (self.start, self.end);
         let discarding = self.discarding.take();

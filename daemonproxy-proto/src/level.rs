@@ -1,4 +1,4 @@
-//! Log levels (§11.1): the `log.filter` argument and reply.
+//! Log levels (protocol.md §7.1): the `log.filter` argument and reply.
 
 use core::fmt;
 

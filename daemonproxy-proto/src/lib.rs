@@ -27,6 +27,9 @@
 //! `service.rusage` and `orphan.exit` events, and `reexec`. A controller
 //! that does not use them sees exactly the original's lines.
 //!
+//! Section numbers (protocol.md §N) in this crate are those of
+//! `docs/protocol.md`, the protocol reference in the repository.
+//!
 //! Guarantees: no unsafe code, no dependencies, no panic on any input. The
 //! protocol types do no I/O at all; the client does I/O only through the
 //! reader and writer it is given.

@@ -1,4 +1,4 @@
-//! Service and handle names (§7 of the protocol).
+//! Service and handle names (protocol.md §3.1).
 //!
 //! Names are the keys of everything daemonproxy holds, so they are validated
 //! once, at the edge, and carried afterwards as a [`Name`] that cannot hold

@@ -1,4 +1,4 @@
-//! Signal numbers and their names (Appendix A of the protocol).
+//! Signal numbers and their names (the appendix of docs/protocol.md).
 
 use crate::ParseError;
 use core::fmt;
@@ -113,11 +113,11 @@ impl Signal {
         NAMES.iter().find(|(s, _)| s.as_bytes() == bare).map(|(_, n)| Signal(*n))
     }
 
-    /// Parses a command's signal argument (§5.0): a decimal number below
-    /// 65536, or a known name. The number is the protocol's integer, which
-    /// wraps modulo 2⁶⁴ as in the original (`18446744073709551631` is
-    /// SIGTERM). Unknown names are rejected (the original silently used
-    /// signal 0; §16 row 11).
+    /// Parses a command's signal argument (protocol.md §3.1): a decimal
+    /// number below 65536, or a known name. The number is the protocol's
+    /// integer, which wraps modulo 2⁶⁴ as in the original
+    /// (`18446744073709551631` is SIGTERM). Unknown names are rejected (the
+    /// original silently used signal 0; protocol.md §10).
     pub fn parse_arg(arg: Option<&[u8]>) -> Result<Signal, ParseError> {
         let arg = match arg {
             None | Some(b"") => return Err(ParseError::ExpectedSignal),

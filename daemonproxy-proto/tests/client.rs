@@ -1,5 +1,5 @@
 //! The blocking controller client against canned event streams: sync
-//! tokens, the Appendix B.2 statedump, events interleaved with a dump,
+//! tokens, a full statedump, events interleaved with a dump,
 //! `overflow`, over-long lines, end of input, the checks on outgoing
 //! lines, and the snapshot of the extensions' settings and readiness. (The
 //! client against a real daemon: tests/e2e/examples.rs.)
@@ -57,7 +57,7 @@ fn trickle(input: &[u8], chunk: usize) -> Client<Trickle, Vec<u8>> {
     Client::new(Trickle { data: input.to_vec(), pos: 0, chunk, calls: 0 }, Vec::new())
 }
 
-/// Appendix B.2, the daemon's side.
+/// A statedump with every kind of line, the daemon's side.
 const B2_DUMP: &str = "fd.state\tcontrol.cmd\tspecial\twrite\tdaemonproxy command pipe
 fd.state\tcontrol.event\tspecial\tread\tdaemonproxy event stream
 fd.state\tcontrol.socket\tspecial\tread,write\tdaemonproxy control socket

@@ -1,11 +1,12 @@
-//! Golden tests for every command of PROTOCOL.md §5: accepted lines with
+//! Golden tests for every command of protocol.md §3: accepted lines with
 //! their typed value and canonical encoding, rejected lines with the exact
 //! error, its context (item, service, interval) and its message text, in the
-//! order of checks the spec gives. Also the framing rules of §3.1-§3.4 that
-//! the parser sees, the error-event formatting of §3.3 and §3.10, the
-//! wrapping integers of §5.0 (issue 10 item 4), and the extensions: the
-//! per-service process settings, readiness, `conn.extended` and `reexec`
-//! (issues 11, 12 and 13).
+//! order of checks the reference gives. Also the framing rules of
+//! protocol.md §2.1 that the parser sees, the error-event formatting of
+//! protocol.md §2.1 and §2.3, the wrapping integers of protocol.md §3.1,
+//! and the extensions: the per-service process settings, readiness,
+//! `conn.extended` and `reexec`. (Section numbers are those of
+//! docs/protocol.md.)
 
 use daemonproxy_proto::{
     encode_command_error, encode_unknown_command, is_ignored, AddrKind, Command, CommandError, CommandKind, Domain,
@@ -97,25 +98,25 @@ fn bad_all(rows: &[Bad]) {
     }
 }
 
-// ---------------------------------------------------------------- §3 framing
+// ---------------------------------------------------------------- protocol.md §2 framing
 
 #[test]
 fn unknown_commands_keep_the_first_field_exactly() {
     good_all(&[
         (b"bogus", Command::Unknown { name: b"bogus" }, b"bogus"),
         (b"bogus\ta\tb", Command::Unknown { name: b"bogus" }, b"bogus"),
-        // §3.4: CR is data.
+        // protocol.md §2.1: CR is data.
         (b"echo\r", Command::Unknown { name: b"echo\r" }, b"echo\r"),
         (b"echo\r\tx", Command::Unknown { name: b"echo\r" }, b"echo\r"),
-        // §3.1: names are case-sensitive.
+        // protocol.md §2.1: names are case-sensitive.
         (b"ECHO\tx", Command::Unknown { name: b"ECHO" }, b"ECHO"),
         (b"Statedump", Command::Unknown { name: b"Statedump" }, b"Statedump"),
-        // §3.2: leading whitespace is not a comment.
+        // protocol.md §2.1: leading whitespace is not a comment.
         (b"  # x", Command::Unknown { name: b"  # x" }, b"  # x"),
         (b" echo\tx", Command::Unknown { name: b" echo" }, b" echo"),
         // A leading TAB makes the name empty.
         (b"\tx", Command::Unknown { name: b"" }, b""),
-        // Appendix C: commands that do not exist.
+        // Commands of other supervisors, which daemonproxy does not have.
         (b"service.opts\tfoo", Command::Unknown { name: b"service.opts" }, b"service.opts"),
         (b"fd.give\tx", Command::Unknown { name: b"fd.give" }, b"fd.give"),
         (b"shutdown", Command::Unknown { name: b"shutdown" }, b"shutdown"),
@@ -244,7 +245,7 @@ fn every_command_kind_round_trips_its_name() {
     assert_eq!(Command::Unknown { name: b"x" }.kind(), None);
 }
 
-// ------------------------------------------------------------------- §5.1
+// ------------------------------------------------------------------- protocol.md §3.2
 
 #[test]
 fn echo() {
@@ -254,7 +255,7 @@ fn echo() {
         (b"echo\t\t", Command::Echo { text: b"\t" }, b"echo\t\t"),
         (b"echo", Command::Echo { text: b"" }, b"echo"),
         (b"echo\t", Command::Echo { text: b"" }, b"echo"),
-        // §3.4: CR kept as data.
+        // protocol.md §2.1: CR kept as data.
         (b"echo\tA\r", Command::Echo { text: b"A\r" }, b"echo\tA\r"),
         (b"echo\tdone", Command::Echo { text: b"done" }, b"echo\tdone"),
         (b"echo\t\x01\x7f\xff", Command::Echo { text: b"\x01\x7f\xff" }, b"echo\t\x01\x7f\xff"),
@@ -274,7 +275,7 @@ fn statedump_exit_socket_delete_ignore_arguments() {
     ]);
 }
 
-// ------------------------------------------------------------------- §5.2
+// ------------------------------------------------------------------- protocol.md §3.3
 
 fn name_errors(cmd: &'static str) -> Vec<Bad> {
     let leak = |s: String| -> &'static [u8] { Box::leak(s.into_bytes().into_boxed_slice()) };
@@ -537,7 +538,7 @@ fn service_start() {
     ]);
     let ts = |line| bad(line, ParseError::InvalidTimestamp, "invalid timestamp").svc("foo");
     bad_all(&[
-        // §3.1: a trailing TAB is an empty timestamp.
+        // protocol.md §2.1: a trailing TAB is an empty timestamp.
         ts(b"service.start\tfoo\t"),
         ts(b"service.start\tfoo\t\t-"),
         ts(b"service.start\tfoo\tsoon"),
@@ -577,7 +578,7 @@ fn service_signal() {
         num(b"service.signal\tfoo\t9x"),
         num(b"service.signal\tfoo\t1 "),
         num(b"service.signal\tfoo\t99999999999999999999999"),
-        // §16 row 11: unknown names are rejected (the original used 0).
+        // protocol.md §10: unknown names are rejected (the original used 0).
         name(b"service.signal\tfoo\tSIGFOO"),
         name(b"service.signal\tfoo\tsigterm"),
         name(b"service.signal\tfoo\t-1"),
@@ -585,7 +586,7 @@ fn service_signal() {
         name(b"service.signal\tfoo\tSIG"),
         // The signal is checked before the flags.
         name(b"service.signal\tfoo\tSIGFOO\tbogus"),
-        // §3.1: a trailing TAB is an empty option.
+        // protocol.md §2.1: a trailing TAB is an empty option.
         bad(b"service.signal\tfoo\tTERM\t", ParseError::UnknownOption, "unknown option \"\"").svc("foo"),
         bad(b"service.signal\tfoo\tTERM\tgroup,", ParseError::UnknownOption, "unknown option \"\"").svc("foo"),
         bad(b"service.signal\tfoo\tTERM\tgroup,pgrp", ParseError::UnknownOption, "unknown option \"pgrp\"")
@@ -605,7 +606,7 @@ fn service_delete() {
     ]);
 }
 
-// ------------------------------------------------------------------- §5.3
+// ------------------------------------------------------------------- protocol.md §3.4
 
 fn fd_name_errors(cmd: &'static str, tail: &'static str) -> Vec<Bad> {
     let leak = |s: String| -> &'static [u8] { Box::leak(s.into_bytes().into_boxed_slice()) };
@@ -650,7 +651,7 @@ fn handle_name_errors_for_every_handle_command() {
 fn fd_open() {
     let flags = |s: &[u8]| OpenFlags::parse(s).unwrap();
     good_all(&[
-        // §5.3 examples: flags in fixed order whatever the input order.
+        // protocol.md §3.4 examples: flags in fixed order whatever the input order.
         (
             b"fd.open\tf3\twrite,read,,append\t/srv/a.txt",
             Command::FdOpen {
@@ -716,7 +717,7 @@ fn fd_open() {
         bad(b"fd.open\tx", ParseError::MissingFlags, "missing flags argument"),
         bad(b"fd.open\tx\tread", ParseError::MissingPath, "missing path argument"),
         bad(b"fd.open\tx\tbogus", ParseError::MissingPath, "missing path argument"),
-        // §3.1: a trailing TAB is an extra argument.
+        // protocol.md §2.1: a trailing TAB is an extra argument.
         bad(b"fd.open\tx\tread\t/p\t", ParseError::UnexpectedArgAfterPath, "unexpected argument after path"),
         bad(b"fd.open\tx\tread\t/p\textra", ParseError::UnexpectedArgAfterPath, "unexpected argument after path"),
         // The extra argument is found before the unknown flag.
@@ -782,7 +783,7 @@ fn fd_pipe() {
         bad(b"fd.pipe\tr\tw w", ParseError::InvalidFdName, "Invalid file descriptor name"),
         bad(b"fd.pipe\tr\tnull", ParseError::FdCannotBeAltered, "File descriptor cannot be altered"),
         bad(b"fd.pipe\tr\tcontrol.cmd", ParseError::FdCannotBeAltered, "File descriptor cannot be altered"),
-        // §16 row 22: one name twice is rejected (before the flags).
+        // protocol.md §10: one name twice is rejected (before the flags).
         bad(b"fd.pipe\tx\tx", ParseError::SamePipeNames, "read and write names must differ"),
         bad(b"fd.pipe\tx\tx\tfifo", ParseError::SamePipeNames, "read and write names must differ"),
         bad(b"fd.pipe\tr\tw\tfifo", ParseError::UnknownFlag, "unknown flag \"fifo\"").item(b"fifo"),
@@ -798,7 +799,7 @@ fn fd_socket() {
     let f = SocketFlags::default();
     let sock = |name, flags, addr| Command::FdSocket { name: n(name), flags, addr };
     good_all(&[
-        // The five examples of §5.3.
+        // Five address and flag forms (protocol.md §3.4).
         (b"fd.socket\tfd1\tunix", sock("fd1", f, None), b"fd.socket\tfd1\tunix,stream"),
         (
             b"fd.socket\tk\tunix,nonblock,mkdir\t/a/b/c",
@@ -926,12 +927,12 @@ fn fd_socket() {
         bad(b"fd.socket\tx", ParseError::MissingFlags, "missing flags argument"),
         lq(b"fd.socket\tx\tlisten=0\t/s", b"listen=0"),
         lq(b"fd.socket\tx\tlisten=65536\t/s", b"listen=65536"),
-        // §16 row 24: trailing garbage is no longer accepted.
+        // protocol.md §10: trailing garbage is no longer accepted.
         lq(b"fd.socket\tx\tlisten=5x\t/s", b"listen=5x"),
         lq(b"fd.socket\tx\tlisten=\t/s", b"listen="),
         lq(b"fd.socket\tx\tlisten=-1\t/s", b"listen=-1"),
         unknown(b"fd.socket\tx\tbogus\t/s", b"bogus", "unknown flag \"bogus\""),
-        // §16 row 24: `=VALUE` on other flags is no longer ignored.
+        // protocol.md §10: `=VALUE` on other flags is no longer ignored.
         unknown(b"fd.socket\tx\tunix=1", b"unix=1", "unknown flag \"unix=1\""),
         unknown(b"fd.socket\tx\tlistenx", b"listenx", "unknown flag \"listenx\""),
         unknown(b"fd.socket\tx\tTCP", b"TCP", "unknown flag \"TCP\""),
@@ -946,7 +947,7 @@ fn fd_socket() {
         addr(b"fd.socket\tx\tinet\t1.2.3"),
         addr(b"fd.socket\tx\tinet\t1.2.3.256"),
         addr(b"fd.socket\tx\tinet\t1.2.3.4x"),
-        // §16 row 24: ports outside 0..=65535 are rejected.
+        // protocol.md §10: ports outside 0..=65535 are rejected.
         addr(b"fd.socket\tx\ttcp\t*:99999"),
         addr(b"fd.socket\tx\ttcp\t*:-1"),
         addr(b"fd.socket\tx\tinet\t"),
@@ -975,7 +976,7 @@ fn fd_take_and_delete() {
     ]);
 }
 
-// ------------------------------------------------------------------- §5.4
+// ------------------------------------------------------------------- protocol.md §3.5
 
 #[test]
 fn socket_create() {
@@ -1014,7 +1015,7 @@ fn socket_create() {
     ]);
 }
 
-// ------------------------------------------------------------------- §5.5
+// ------------------------------------------------------------------- protocol.md §3.6
 
 #[test]
 fn log_filter() {
@@ -1065,7 +1066,7 @@ fn log_dest() {
     ]);
 }
 
-// ------------------------------------------------------------------- §5.6
+// ------------------------------------------------------------------- protocol.md §3.7
 
 #[test]
 fn conn_event_timeout() {
@@ -1100,7 +1101,7 @@ fn conn_event_timeout() {
     ]);
 }
 
-// ------------------------------------------------------------------- §5.7
+// ------------------------------------------------------------------- protocol.md §3.8
 
 #[test]
 fn signal_clear() {
@@ -1127,12 +1128,12 @@ fn signal_clear() {
         int(b"signal.clear\tHUP"),
         int(b"signal.clear\tHUP\t"),
         int(b"signal.clear\tHUP\tx"),
-        // §16 row 12: negative counts are rejected.
+        // protocol.md §10: negative counts are rejected.
         int(b"signal.clear\tHUP\t-1"),
     ]);
 }
 
-// ------------------------------------------------------------------- §5.8
+// ------------------------------------------------------------------- protocol.md §3.9
 
 #[test]
 fn chdir() {
@@ -1226,7 +1227,7 @@ fn terminate_exec_args() {
     ));
 }
 
-// ------------------------------------------------------------------- §3.10
+// ------------------------------------------------------------------- protocol.md §2.3
 
 fn error_event(message: &[u8], line: &[u8]) -> String {
     let mut out = Vec::new();
@@ -1237,17 +1238,17 @@ fn error_event(message: &[u8], line: &[u8]) -> String {
 #[test]
 fn error_event_quotes_30_bytes() {
     assert_eq!(ERROR_QUOTE_LEN, 30);
-    // Appendix B.1.
+    // The error of protocol.md §9.2.
     assert_eq!(
         error_event(b"No such service", b"service.delete\tnosuch"),
         "error\tNo such service, for command \"service.delete\tnosuch\"\n"
     );
-    // §5.5 example.
+    // A `log.filter` error (protocol.md §3.6).
     assert_eq!(
         error_event(b"Invalid loglevel argument", b"log.filter\twarn"),
         "error\tInvalid loglevel argument, for command \"log.filter\twarn\"\n"
     );
-    // §3.10 example: `...` inside the quotes.
+    // protocol.md §2.3 example: `...` inside the quotes.
     assert_eq!(
         error_event(b"Invalid service name", b"service.args\tnnnnnnnnnnnnnnnn!nnnn"),
         "error\tInvalid service name, for command \"service.args\tnnnnnnnnnnnnnnnn!...\"\n"
@@ -1266,7 +1267,7 @@ fn error_event_quotes_30_bytes() {
 #[test]
 fn error_event_message_is_cut_at_63_bytes() {
     assert_eq!(ERROR_MESSAGE_MAX, 63);
-    // §3.10 example.
+    // protocol.md §2.3 example.
     let msg = b"can't kill nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn (pgid 9757): No such process";
     assert_eq!(
         error_event(msg, b"service.signal\tnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\tTERM\tgroup"),
@@ -1289,7 +1290,7 @@ fn error_events_of_parse_errors() {
         err.write_message(&mut msg);
         error_event(&msg, line)
     };
-    // §16 row 6 improved: one line.
+    // protocol.md §10: one line.
     assert_eq!(
         reply(b"fd.open\tf1\tbogus\t/srv/data/log.txt"),
         "error\tunknown flag \"bogus\", for command \"fd.open\tf1\tbogus\t/srv/data/log...\"\n"
@@ -1312,7 +1313,7 @@ fn error_events_of_parse_errors() {
     assert_eq!(out, format!("error\t{want_msg}, for command \"fd.open\tx\t{}...\"\n", "q".repeat(20)));
 }
 
-// ------------------------------------------------- §5.0 integers beyond 64 bits
+// -------------------------------------- protocol.md §3.1 integers beyond 64 bits
 
 /// Issue 10 item 4: the protocol's integers wrap modulo 2⁶⁴ as in the
 /// original ("parsed as 64-bit signed integers without overflow
@@ -1378,7 +1379,7 @@ fn integers_beyond_64_bits_wrap_like_the_original() {
         bad(b"signal.clear\t18446744073709551615\t1", ParseError::InvalidSignalNumber, "Invalid signal number"),
         // 2⁶⁴ wraps to 0: the guard's own check.
         bad(b"terminate.guard\t-\t18446744073709551616", ParseError::ZeroGuardCode, "code cannot be 0"),
-        // 2⁶⁴ − 1 wraps to −1: a negative count stays refused (§16 row 12).
+        // 2⁶⁴ − 1 wraps to −1: a negative count stays refused (protocol.md §10).
         bad(b"signal.clear\tHUP\t18446744073709551615", ParseError::ExpectedInteger, "Expected integer"),
     ]);
 }

@@ -1,8 +1,10 @@
-//! Golden tests for every event form of PROTOCOL.md §6, both directions:
+//! Golden tests for every event form of protocol.md §4 (docs/protocol.md),
+//! both directions:
 //! `encode` gives the exact bytes and `parse` gives the value back.
 //! Malformed event lines are `Err(InvalidEvent)`; lines that do not start
-//! with an event name are `Event::Echo`. Appendix B.1 and B.2 are replayed
-//! line by line. Then the extensions' events (issues 11, 12 and 13).
+//! with an event name are `Event::Echo`. Two transcripts, an interactive
+//! session and a statedump, are replayed line by line; then the
+//! extensions' events.
 
 use daemonproxy_proto::{
     Command, Domain, EnvList, Event, ExitReason, FdInfo, Groups, InvalidEvent, LogLevel, Name, NotifyFields,
@@ -45,7 +47,7 @@ fn malformed(event: &'static str, lines: &[&[u8]]) {
     }
 }
 
-// ------------------------------------------------------------------- §6.1
+// ------------------------------------------------------------------- protocol.md §4.1
 
 #[test]
 fn service_state_all_states() {
@@ -87,7 +89,7 @@ fn service_state_all_states() {
             b"service.state\tx\tdown\t1\t2\texit\t0\t3\t4",
             st("x", ServiceState::Exited { at: 1, pid: 2, reason: ExitReason::Exit(0), uptime: 3, downtime: 4 }),
         ),
-        // Preferred names (Appendix A).
+        // Preferred names (protocol.md, appendix).
         (
             b"service.state\tx\tdown\t1\t2\tsignal\tSIGABRT\t3\t4",
             st(
@@ -191,7 +193,7 @@ fn service_state_malformed() {
     assert_eq!(InvalidEvent { event: "service.state" }.to_string(), "malformed service.state event");
 }
 
-// ------------------------------------------------------------------- §6.2
+// ------------------------------------------------------------------- protocol.md §4.2
 
 #[test]
 fn service_args_tags_fds() {
@@ -237,7 +239,7 @@ fn service_events_from_commands() {
     assert_eq!(encoded(&ev), b"service.auto_up\tfoo\t5\t\talways\n");
 }
 
-// ------------------------------------------------------------------- §6.3
+// ------------------------------------------------------------------- protocol.md §4.2
 
 #[test]
 fn service_auto_up_both_forms() {
@@ -280,7 +282,7 @@ fn service_auto_up_both_forms() {
     );
 }
 
-// ------------------------------------------------------------------- §6.7
+// ------------------------------------------------------------------- protocol.md §4.3
 
 #[test]
 fn fd_state_from_fd_open() {
@@ -305,7 +307,7 @@ fn fd_state_from_fd_open() {
         (b"fd.state\tx\tfile\tread\t/very/long/pa...", file("x", b"read", b"/very/long/pa...")),
         (b"fd.state\tx\tfile\tread\t", file("x", b"read", b"")),
     ]);
-    // The event for a parsed `fd.open` (§5.3 examples).
+    // The event for a parsed `fd.open` (protocol.md §3.4 examples).
     for (cmd, event) in [
         (
             &b"fd.open\tf3\twrite,read,,append\t/srv/a.txt"[..],
@@ -379,7 +381,7 @@ fn fd_state_pipes_and_socketpairs() {
     ]);
     // The read end of a socketpair prints `to` as well.
     assert_eq!(encoded(&pipe("s1", false, ud, true, Some("s2"))), b"fd.state\ts1\tpipe\tunix,dgram,to\ts2\n");
-    // The two events for a parsed `fd.pipe` (§5.3 examples), read end first.
+    // The two events for a parsed `fd.pipe` (protocol.md §3.4 examples), read end first.
     for (cmd, events) in [
         (&b"fd.pipe\tlog.r\tlog.w"[..], &b"fd.state\tlog.r\tpipe\tfrom\tlog.w\nfd.state\tlog.w\tpipe\tto\tlog.r\n"[..]),
         (b"fd.pipe\tr\tw\tnonblock", b"fd.state\tr\tpipe\tnonblock,from\tw\nfd.state\tw\tpipe\tnonblock,to\tr\n"),
@@ -399,7 +401,7 @@ fn fd_state_pipes_and_socketpairs() {
 
 #[test]
 fn fd_state_sockets() {
-    // The five examples of §5.3, from the parsed commands.
+    // Five `fd.socket` forms (protocol.md §3.4), from the parsed commands.
     for (cmd, event) in [
         (&b"fd.socket\tfd1\tunix"[..], &b"fd.state\tfd1\tsocket\tunix,stream\t"[..]),
         (b"fd.socket\tk\tunix,nonblock,mkdir\t/a/b/c", b"fd.state\tk\tsocket\tunix,stream,bind,mkdir,nonblock\t/a/b/c"),
@@ -493,7 +495,7 @@ fn fd_state_malformed() {
     );
 }
 
-// ------------------------------------------------------------------- §6.4
+// ------------------------------------------------------------------- protocol.md §4.4
 
 #[test]
 fn signal_events() {
@@ -523,7 +525,7 @@ fn signal_events() {
     );
 }
 
-// ------------------------------------------------------------------- §6.5
+// ------------------------------------------------------------------- protocol.md §4.5
 
 #[test]
 fn error_events() {
@@ -548,7 +550,7 @@ fn error_events() {
     malformed("error", &[b"error"]);
 }
 
-// ------------------------------------------------------------------- §6.6
+// ------------------------------------------------------------------- protocol.md §4.5
 
 #[test]
 fn warning_events() {
@@ -586,7 +588,7 @@ fn warning_events() {
     }
 }
 
-// ------------------------------------------------------------- §6.8 - §6.10
+// ------------------------------------------------------------- protocol.md §4.5, §4.6
 
 #[test]
 fn overflow_log_filter_info() {
@@ -615,7 +617,7 @@ fn overflow_log_filter_info() {
     malformed("info", &[b"info"]);
 }
 
-// ------------------------------------------------------------------- §6.11
+// ------------------------------------------------------------------- protocol.md §4.5
 
 #[test]
 fn other_lines_are_echo() {
@@ -649,7 +651,7 @@ fn other_lines_are_echo() {
     assert_eq!(Event::parse(b"overflow"), Ok(Event::Overflow));
 }
 
-// ------------------------------------------------------------- Appendix B
+// ------------------------------------------------------------- transcripts
 
 /// Replays the daemon's lines of a transcript: each parses to the expected
 /// value and the values encode back to exactly the transcript's bytes.

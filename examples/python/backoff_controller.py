@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A daemonproxy controller in Python 3 (standard library only).
+r"""A daemonproxy controller in Python 3 (standard library only).
 
 Policy (the same as examples/controller.sh): keep the managed services
 running; when one exits, restart it after a delay that doubles (1, 2, 4 ...
@@ -8,11 +8,14 @@ running; when one exits, restart it after a delay that doubles (1, 2, 4 ...
 service (service.signal NAME SIGTERM, or cancel a pending start), wait for
 their `down` events, then `terminate 0`.
 
-Run it as a controller service (events on stdin, commands on stdout):
+Run it as a controller service (events on stdin, commands on stdout), as
+examples/python-controller.conf does; in a config file the fields of a line
+are separated by single TABs (written \t here, so that no one copies
+spaces):
 
-    service.args     controller  python3  examples/python/backoff_controller.py  [SERVICE...]
-    service.fds      controller  control.event  control.cmd  stderr
-    service.auto_up  controller  1  always
+    service.args\tcontroller\tpython3\texamples/python/backoff_controller.py[\tSERVICE...]
+    service.fds\tcontroller\tcontrol.event\tcontrol.cmd\tstderr
+    service.auto_up\tcontroller\t1\talways
 
 With SERVICE names it manages those services (defined elsewhere, e.g. in the
 config file); without, it defines a demo service "worker".

@@ -10,15 +10,18 @@ use std::sync::mpsc;
 use std::thread;
 
 /// What a finished run printed.
-struct Run {
-    status: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    /// The exit status.
+    pub status: Option<i32>,
+    /// Everything written to stdout.
+    pub stdout: String,
+    /// Everything written to stderr.
+    pub stderr: String,
 }
 
 /// Runs `daemonproxy ARGS` (only descriptors 0-2 inherited) with `stdin`
 /// as its whole input, bounded in time; returns status and raw output.
-fn run(args: &[&str], stdin: &[u8]) -> Run {
+pub fn run(args: &[&str], stdin: &[u8]) -> Run {
     let mut cmd = Command::new(bin());
     cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = clean_fds(&mut cmd).spawn().expect("start daemonproxy");
@@ -58,9 +61,11 @@ fn p(path: &Path) -> String {
     path.to_str().expect("utf-8 path").to_owned()
 }
 
-/// The option table of §12.3: (short, long, argument, description).
-const HELP_OPTIONS: [(&str, &str, &str, &str); 13] = [
+/// The option table of §12.3 (short, long, argument, description), with
+/// this project's `--check`.
+const HELP_OPTIONS: [(&str, &str, &str, &str); 14] = [
     ("-c", "config", "FILENAME", "Read command stream from FILENAME at startup"),
+    ("", "check", "", "Check the -c file for mistakes, run nothing, exit"),
     ("-i", "interactive", "", "Use STDIN+STDOUT as a controller communication pipe"),
     ("-S", "socket", "PATH", "Listen on PATH for controller connections"),
     ("-D", "daemonize", "", "Fork into the background"),
@@ -74,6 +79,22 @@ const HELP_OPTIONS: [(&str, &str, &str, &str); 13] = [
     ("-h", "help", "", "Quick usage synopsis"),
     ("", "version", "", "Print complete version information"),
 ];
+
+/// What `--help` prints after the original's listing: the subcommand and
+/// where the documentation is.
+const HELP_TRAILER: &str = "commands:
+  daemonproxy ctl ...  Talk to a running daemon through its control socket (see ctl --help)
+
+See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sources.
+
+";
+
+/// `--help` split into the original's listing (up to and including its
+/// empty line) and what follows.
+fn help_parts(stdout: &str) -> (&str, &str) {
+    let end = stdout.find("\n\n").expect("the listing ends with an empty line") + 2;
+    stdout.split_at(end)
+}
 
 /// `daemonproxy version X.Y.Z[SUFFIX]`.
 fn assert_version_line(l: &str) {
@@ -91,8 +112,9 @@ fn help_layout_and_exit_status() {
         let r = run(&[flag], b"");
         assert_eq!(r.status, Some(1), "{flag}");
         assert_eq!(r.stderr, "", "{flag}");
-        assert!(r.stdout.ends_with("\n\n"), "listing must end with an empty line: {:?}", r.stdout);
-        let lines: Vec<&str> = r.stdout.lines().collect();
+        let (listing, trailer) = help_parts(&r.stdout);
+        assert_eq!(trailer, HELP_TRAILER);
+        let lines: Vec<&str> = listing.lines().collect();
         assert_version_line(lines[0]);
         assert_eq!(lines[1], "options:");
         assert_eq!(lines.len(), 2 + HELP_OPTIONS.len() + 1, "{}", r.stdout);
@@ -113,8 +135,9 @@ fn help_layout_and_exit_status() {
 #[test]
 fn help_text_matches_spec() {
     let r = run(&["--help"], b"");
-    let stdout: String = r
-        .stdout
+    let (listing, trailer) = help_parts(&r.stdout);
+    assert_eq!(trailer, HELP_TRAILER);
+    let stdout: String = listing
         .lines()
         .map(|l| {
             let cut = l.find(", default ").and_then(|i| l[i..].find(']').map(|j| (i, i + j)));
@@ -134,6 +157,15 @@ fn help_text_matches_spec() {
     }
     expected.push('\n');
     assert_eq!(stdout, expected);
+}
+
+/// The documents `--help` names are in the repository.
+#[test]
+fn help_names_documents_that_exist() {
+    for doc in ["docs/daemonproxy.8", "docs/protocol.md"] {
+        assert!(HELP_TRAILER.contains(doc));
+        assert!(repo_root().join(doc).is_file(), "{doc}");
+    }
 }
 
 #[test]
@@ -179,7 +211,11 @@ fn option_errors_exit_2() {
         (&["-x"], "fatal: Unknown option -x  (see --help)\n"),
         (&["-ix"], "fatal: Unknown option -x  (see --help)\n"),
         (&["-i", "--bogus"], "fatal: Unknown option --bogus  (see --help)\n"),
-        (&["--config=x"], "fatal: Unknown option --config=x  (see --help)\n"),
+        (&["--config=x"], "fatal: Unknown option --config=x  (see --help): use --config x, without '='\n"),
+        (
+            &["-i", "--interactive=1"],
+            "fatal: Unknown option --interactive=1  (see --help): --interactive takes no value\n",
+        ),
         (&["--"], "fatal: Unknown option --  (see --help)\n"),
         // Improvement (§16 row 45): no stray empty line.
         (&["word"], "fatal: Unexpected argument \"word\"\n"),
@@ -213,8 +249,11 @@ fn one_of_i_c_s_is_required() {
 fn config_file_must_exist() {
     let dir = tempdir();
     let missing = p(&dir.path().join("missing.conf"));
-    assert_fatal(&["-c", &missing], 2, &format!("fatal: Cannot stat configfile \"{missing}\"\n"));
-    assert_fatal(&["-i", "--config", &missing], 2, &format!("fatal: Cannot stat configfile \"{missing}\"\n"));
+    let message = format!("fatal: Cannot stat configfile \"{missing}\": No such file or directory\n");
+    assert_fatal(&["-c", &missing], 2, &message);
+    assert_fatal(&["-i", "--config", &missing], 2, &message);
+    let dir = p(dir.path());
+    assert_fatal(&["-c", &dir], 2, &format!("fatal: Config file \"{dir}\" is a directory\n"));
 }
 
 #[test]
@@ -516,7 +555,8 @@ fn exit_guard_help_then_interactive() {
     // The help text, then the banner: option processing went on.
     assert!(d.out.next().starts_with("daemonproxy version "));
     assert_eq!(d.out.next(), "options:");
-    d.out.wait_for("end of help", |l| l.is_empty());
+    d.out.wait_for("end of help", |l| l.starts_with("See also: "));
+    assert_eq!(d.out.next(), "");
     for _ in 0..4 {
         assert!(d.out.next().starts_with("info\t"));
     }
@@ -693,4 +733,13 @@ fn fatal_signal_is_not_lost_to_a_simultaneous_eof() {
         }
     }
     assert!(outcomes.is_empty(), "{} of 50 runs did not take the fatal path: {:?}", outcomes.len(), outcomes[0]);
+}
+
+/// docs/protocol.md shows the real `--help` (section 8.1).
+#[test]
+fn protocol_reference_shows_the_help_text() {
+    let r = run(&["--help"], b"");
+    let docs = std::fs::read_to_string(repo_root().join("docs/protocol.md")).expect("docs/protocol.md");
+    let block = format!("```\n{}\n```", r.stdout.trim_end());
+    assert!(docs.contains(&block), "docs/protocol.md §8.1 should show:\n{block}");
 }

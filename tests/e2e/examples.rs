@@ -22,11 +22,6 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The repository root (the examples' paths are relative to it).
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root")
-}
-
 /// The pids seen in `up` events, killed with their process groups at the
 /// end of a test (services outlive the daemon, §14.2).
 #[derive(Default)]
@@ -51,7 +46,7 @@ impl Reaper {
 
 /// `daemonproxy -i ARGS...` in the repository root.
 fn daemon(args: &[&str]) -> Daemon {
-    Daemon::spawn(Process::new(harness::bin()).arg("-i").args(args).current_dir(root()))
+    Daemon::spawn(Process::new(harness::bin()).arg("-i").args(args).current_dir(harness::repo_root()))
 }
 
 /// Sends a command and checks that it produced no error.
@@ -154,12 +149,19 @@ fn managed_worker(controller: &str) {
     stop_by_sigterm(d, true, &reaper);
 }
 
-/// A controller without arguments defines its demo worker (3 s runs);
-/// SIGTERM arrives while its first restart is pending.
-fn demo_worker(controller: &str) {
+/// An example config whose controller, without arguments, defines its
+/// demo worker (3 s runs); SIGTERM arrives while its first restart is
+/// pending. The config's `program` is replaced by `with` (the interpreter
+/// or build of this machine) in a copy.
+fn demo_worker(config: &str, program: &str, with: &str) {
+    let dir = harness::tempdir();
+    let text = std::fs::read_to_string(harness::repo_root().join(config)).expect("the example config");
+    let field = format!("\tcontroller\t{program}");
+    assert!(text.contains(&field), "{config} runs {program}");
+    let copy =
+        harness::write_file(dir.path(), "controller.conf", &text.replace(&field, &format!("\tcontroller\t{with}")));
     let mut reaper = Reaper::default();
-    let mut d = daemon(&[]);
-    start_controller(&mut d, controller);
+    let d = daemon(&["-c", copy.to_str().unwrap()]);
     let (mut defined, mut down) = (false, None);
     let delay = loop {
         let line = d.out.next();
@@ -201,7 +203,7 @@ fn rust_controller() -> &'static Path {
                 "backoff_controller",
                 "--message-format=json",
             ])
-            .current_dir(root())
+            .current_dir(harness::repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -264,11 +266,44 @@ fn demo_conf_runs_and_restarts_the_ticker() {
     assert_ne!(ticker, Some(first));
     // The ticker's lines went through the daemon's pipe and the logger.
     d.log.wait_for("the first ticker's lines", |l| l == format!("[logger] tick 3 from pid {first}"));
-    // SIGUSR1 runs on-usr1 once.
-    harness::kill(d.pid(), libc::SIGUSR1);
-    d.out.wait_for("on-usr1", |l| l.starts_with("service.state\ton-usr1\tdown\t") && l.contains("\texit\t0\t"));
-    d.log.wait_for("on-usr1's line", |l| l == "got SIGUSR1");
+    // Each SIGUSR1 runs on-usr1 exactly once.
+    for n in 1..=2 {
+        usr1_runs_once(&mut d, &mut reaper);
+        d.log.wait_for("on-usr1's line", |l| l == "got SIGUSR1");
+        let runs = d.log.seen.lock().unwrap().iter().filter(|l| *l == "got SIGUSR1").count();
+        assert_eq!(runs, n, "one run per signal");
+    }
     assert_eq!(d.wait(), Some(0));
+}
+
+/// `kill -USR1` the daemon of `examples/demo.conf`: `on-usr1` runs once
+/// and ends with status 0, and no restart follows. A restart would be
+/// requested when its exit is handled, so its `start` event would come
+/// before the reply to a sync sent after the `down`; a statedump then
+/// shows the service `down` and no SIGUSR1 pending.
+fn usr1_runs_once(d: &mut Daemon, reaper: &mut Reaper) {
+    harness::kill(d.pid(), libc::SIGUSR1);
+    let (mut started, mut up) = (0, 0);
+    loop {
+        let line = d.out.next();
+        match fields(&line)[..] {
+            ["service.state", "on-usr1", "start", ..] => started += 1,
+            ["service.state", "on-usr1", "up", _, pid, ..] => {
+                reaper.add(pid);
+                up += 1;
+            }
+            ["service.state", "on-usr1", "down", _, _, "exit", "0", ..] => break,
+            ["service.state", "on-usr1", ..] | ["error", ..] => panic!("unexpected: {line}"),
+            _ => {}
+        }
+    }
+    assert_eq!((started, up), (1, 1), "one start per signal");
+    let after = d.sync();
+    assert!(!after.iter().any(|l| l.starts_with("service.state\ton-usr1\t")), "restarted: {after:#?}");
+    d.send("statedump");
+    let dump = d.sync();
+    assert!(dump.iter().any(|l| l.starts_with("service.state\ton-usr1\tdown\t")), "{dump:#?}");
+    assert!(!dump.iter().any(|l| l.starts_with("signal\tSIGUSR1\t")), "SIGUSR1 still pending: {dump:#?}");
 }
 
 #[test]
@@ -289,7 +324,7 @@ fn python_controller_backs_off_and_shuts_down() {
 
 #[test]
 fn python_controller_demo_worker() {
-    demo_worker(&format!("{}\texamples/python/backoff_controller.py", harness::python3()));
+    demo_worker("examples/python-controller.conf", "python3", harness::python3());
 }
 
 #[test]
@@ -300,7 +335,11 @@ fn rust_controller_backs_off_and_shuts_down() {
 
 #[test]
 fn rust_controller_demo_worker() {
-    demo_worker(rust_controller().to_str().unwrap());
+    demo_worker(
+        "examples/rust-controller.conf",
+        "target/debug/examples/backoff_controller",
+        rust_controller().to_str().unwrap(),
+    );
 }
 
 // ------------------------------------------------------------ the client
@@ -427,7 +466,7 @@ fn client_against_the_daemon() {
 /// to switch user; without it the start fails at setgroups, as documented.
 #[test]
 fn settings_example_runs_a_service_as_nobody_with_its_limits() {
-    let conf = std::fs::read_to_string(root().join("examples/settings.conf")).unwrap();
+    let conf = std::fs::read_to_string(harness::repo_root().join("examples/settings.conf")).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = harness::tempdir();
     let path = dir.path().join("settings.conf");
@@ -464,4 +503,84 @@ fn settings_example_runs_a_service_as_nobody_with_its_limits() {
     assert_eq!(std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(), Path::new("/tmp"));
     d.send("terminate\t0");
     assert_eq!(d.wait(), Some(0));
+}
+
+// ------------------------------------------ containers and service managers
+
+/// The words of a JSON array of strings on one line (`["a", "b"]`), as the
+/// Dockerfile's ENTRYPOINT and the pod's `command` are written.
+fn json_words(line: &str) -> Vec<String> {
+    let inner = &line[line.find('[').expect("[") + 1..line.rfind(']').expect("]")];
+    inner.split(',').map(|w| w.trim().trim_matches('"').to_owned()).collect()
+}
+
+/// The container and service-manager examples, checked as far as this
+/// machine allows (no Docker engine, no cluster, no systemd as init): the
+/// files the Dockerfile copies exist; the config it installs passes
+/// `--check` with the image's arguments and calls the handler where the
+/// image puts it, with the guard code the image sets; the pod starts the
+/// image's command; the systemd unit checks the config it runs.
+#[test]
+fn container_and_service_manager_examples_agree() {
+    let root = harness::repo_root();
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let dockerfile = read("examples/Dockerfile");
+
+    // COPY SOURCE DEST from the build context (not from the build stage).
+    let copies: Vec<(String, String)> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from") && !l.starts_with(". "))
+        .map(|l| {
+            let (src, dest) = l.split_once(' ').expect("COPY SOURCE DEST");
+            (src.to_owned(), dest.to_owned())
+        })
+        .collect();
+    assert!(copies.len() >= 2, "{copies:?}");
+    for (src, _) in &copies {
+        assert!(root.join(src).is_file(), "the Dockerfile copies {src}, which does not exist");
+    }
+    let source_of = |dest: &str| {
+        copies
+            .iter()
+            .find(|(_, d)| d == dest)
+            .map(|(s, _)| s.clone())
+            .unwrap_or_else(|| panic!("nothing copied to {dest}"))
+    };
+
+    // The image's command, with the config of the image replaced by its source.
+    let entrypoint = json_words(dockerfile.lines().find(|l| l.starts_with("ENTRYPOINT ")).expect("ENTRYPOINT"));
+    let config_at = entrypoint.iter().position(|w| w == "-c").expect("-c in ENTRYPOINT") + 1;
+    let config = source_of(&entrypoint[config_at]);
+    let mut args: Vec<String> = entrypoint[1..].to_vec();
+    args[config_at - 1] = config.clone();
+    args.push("--check".to_owned());
+    let out = Process::new(harness::bin()).args(&args).current_dir(root).stdin(Stdio::null()).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{config}: OK (")), "{out:?}");
+
+    // The handler: where the image puts it, with the image's guard code.
+    let conf = read(&config);
+    let handler = conf.lines().find(|l| l.starts_with("service.args\tshutdown\t")).expect("the shutdown handler");
+    let handler: Vec<&str> = handler.split('\t').collect();
+    assert_eq!(source_of(handler[3]), "examples/shutdown.sh", "{handler:?}");
+    let guard = &entrypoint[entrypoint.iter().position(|w| w == "--exit-guard").expect("--exit-guard") + 1];
+    assert_eq!(handler.get(6), Some(&guard.as_str()), "the handler's GUARD argument: {handler:?}");
+
+    // The pod runs the image's command.
+    let pod = read("examples/kubernetes-pod.yaml");
+    let command = json_words(pod.lines().find(|l| l.trim_start().starts_with("command:")).expect("command"));
+    assert_eq!(command, entrypoint);
+
+    // The unit checks the config it runs before starting it.
+    let unit = read("examples/daemonproxy.service");
+    let value = |key: &str| {
+        unit.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_else(|| panic!("{key} in the unit")).to_owned()
+    };
+    let start = value("ExecStart=");
+    let check = value("ExecStartPre=");
+    let config_of = |line: &str| line.split(" -c ").nth(1).and_then(|r| r.split(' ').next()).map(str::to_owned);
+    assert!(check.contains(" --check "), "{check}");
+    assert_eq!(config_of(&check), config_of(&start));
+    assert_eq!(value("KillMode="), "mixed", "SIGTERM to daemonproxy only; its handler stops the services");
 }

@@ -19,6 +19,11 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_daemonproxy")
 }
 
+/// The repository root (the examples' paths are relative to it).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace root")
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("dp-e2e-").tempdir().expect("tempdir")

@@ -4,11 +4,13 @@
 
 mod harness;
 
+mod check;
 mod cli;
 mod commands;
 mod compat;
 mod controllers;
 mod ctl;
+mod docs;
 mod examples;
 mod faults;
 mod handles;
@@ -16,3 +18,4 @@ mod logging;
 mod pid1;
 mod services;
 mod settings;
+mod shutdown;

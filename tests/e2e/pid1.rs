@@ -9,6 +9,7 @@
 //! test. Where namespaces are not permitted the tests print why and pass.
 
 use crate::harness::{self, children_of, fields, poll_until, Daemon, TIMEOUT};
+use crate::shutdown;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -194,4 +195,47 @@ fn pid1_terminate_execs_the_exec_args_as_pid1() {
     assert!(d.log.seen.lock().unwrap().iter().any(|l| l == "warning: daemonproxy exec_on_exit to 'sh'"));
     assert_eq!(harness::wait_timeout(&mut d.child), Some(7), "the exec'd program's status");
     assert!(!harness::alive(init));
+}
+
+/// The container recipe (`examples/container.conf`, run with the
+/// Dockerfile's `--exit-guard 1`) as PID 1: SIGTERM from outside starts
+/// the shutdown handler, which stops `app` with SIGTERM and a `stubborn`
+/// service (added here, it traps SIGTERM) with SIGKILL, clears the guard
+/// it knows and terminates PID 1 with status 0; every process of the
+/// namespace is gone afterwards.
+#[test]
+fn pid1_container_conf_shuts_down_cleanly() {
+    const TEST: &str = "pid1_container_conf_shuts_down_cleanly";
+    let dir = harness::tempdir();
+    let root = harness::repo_root();
+    let conf = std::fs::read_to_string(root.join("examples/container.conf")).expect("examples/container.conf");
+    let script = root.join("examples/shutdown.sh");
+    assert!(conf.contains("\t/etc/daemonproxy/shutdown.sh\t"), "the image's path of the handler");
+    let conf = conf.replace("\t/etc/daemonproxy/shutdown.sh\t", &format!("\t{}\t", script.display()))
+        + "service.args\tstubborn\tsh\t-c\ttrap 'echo \"stubborn: ignoring SIGTERM\" >&2' TERM; while :; do sleep 1 & wait $!; done\n\
+           service.fds\tstubborn\tnull\tstderr\tstderr\n\
+           service.auto_up\tstubborn\t1\talways\n";
+    let cfg = harness::write_file(dir.path(), "container.conf", &conf);
+    let Some((mut d, init)) = start_as_pid1(TEST, &["--exit-guard", "1", "-c", cfg.to_str().unwrap()]) else {
+        return;
+    };
+    let namespace = std::fs::read_link(format!("/proc/{init}/ns/pid")).expect("the namespace of PID 1");
+
+    shutdown::wait_up(&mut d, &["app", "stubborn"]);
+    harness::kill(init, libc::SIGTERM);
+    let (status, downs) = shutdown::follow_to_exit(&mut d);
+    assert_eq!(status, Some(0), "{:#?}", d.log.seen.lock().unwrap());
+    assert_eq!(downs["app"], "signal SIGTERM");
+    assert_eq!(downs["stubborn"], "signal SIGKILL");
+    let log = d.log.seen.lock().unwrap().clone();
+    assert!(log.iter().any(|l| l == "stubborn: ignoring SIGTERM"), "stubborn got no SIGTERM: {log:#?}");
+    assert!(!log.iter().any(|l| l.contains("attempting to continue")), "{log:#?}");
+    shutdown::assert_exit_log(&d);
+    poll_until("every process of the namespace to end", || {
+        let left = harness::all_procs()
+            .into_iter()
+            .filter(|p| std::fs::read_link(format!("/proc/{}/ns/pid", p.pid)).is_ok_and(|ns| ns == namespace))
+            .count();
+        (left == 0).then_some(())
+    });
 }

@@ -122,7 +122,7 @@ fn verb(name: &'static str, about: &'static str) -> Command {
 
 /// clap's description of `ctl`: the options, and the verbs with theirs.
 /// Options given before the verb or protocol command apply to all.
-fn command() -> Command {
+pub(crate) fn command() -> Command {
     Command::new("daemonproxy ctl")
         .no_binary_name(true)
         .disable_help_flag(true)

@@ -1,12 +1,12 @@
 //! Telling the daemon's answers apart: which `error` line answers the
-//! command just sent (§2.3), and what to add to an error whose message
+//! command just sent (protocol.md §2.3), and what to add to an error whose message
 //! alone does not say what to do.
 
 use daemonproxy_proto::ERROR_QUOTE_LEN;
 
 const FOR_COMMAND: &[u8] = b", for command \"";
 
-/// Whether an error event's message answers `line` (§2.3): its quote of
+/// Whether an error event's message answers `line` (protocol.md §2.3): its quote of
 /// the line, or `Unknown command: NAME`. Errors broadcast for other
 /// reasons (a failed exec) do not.
 pub(super) fn answers(line: &[u8], message: &[u8]) -> bool {

@@ -5,7 +5,7 @@
 //! status pipe. Most execs finish within milliseconds, so the pipes are
 //! not polled: they are looked at every 10 ms while any is pending, and
 //! one child's pipe is always looked at before its exit is reported, so
-//! that the `error` event precedes its `down` (§0 item 5).
+//! that the `error` event precedes its `down` (protocol.md §5.2).
 
 use super::conn_io::ConnIo;
 use super::fds::FdTable;
@@ -143,7 +143,7 @@ impl Children {
         };
         let conn = pair.map(|(link, ours, theirs)| {
             // One-way connections are shut down in the unused direction on
-            // both ends (§8.1): an event-only service cannot send commands,
+            // both ends (protocol.md §3.4): an event-only service cannot send commands,
             // a command-only one reads EOF instead of blocking.
             if !link.commands {
                 let _ = sys::fd::shutdown(theirs.as_fd(), Shutdown::Write);

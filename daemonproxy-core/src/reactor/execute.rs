@@ -182,7 +182,7 @@ fn socket(fds: &mut super::FdTable, flags: SocketFlags, addr: Option<SocketAddr<
 }
 
 /// The control socket: a stale socket file is replaced, anything else at
-/// the path is left alone (§5.4).
+/// the path is left alone (protocol.md §3.5).
 fn listen(fds: &mut super::FdTable, path: &[u8]) -> ActionResult {
     let replaced = match sys::fd::unlink_stale_socket(path) {
         Ok(r) => r,

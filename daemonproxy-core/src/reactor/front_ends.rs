@@ -77,7 +77,7 @@ impl Reactor {
     }
 
     /// After `--daemonize`: the standard handles now refer to /dev/null
-    /// and the log discards its messages until `log.dest` (§12.5).
+    /// and the log discards its messages until `log.dest` (protocol.md §8.2).
     pub fn daemonized(&mut self) {
         for name in ["stdin", "stdout", "stderr"] {
             let _ = self.repoint_to_null(name);

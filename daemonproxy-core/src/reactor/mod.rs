@@ -5,7 +5,7 @@
 //! executes what the [`Supervisor`] decides. One mio `Poll` waits on the
 //! connections, the control socket, the signal pipes, the log destination
 //! and the embedding program's own descriptors. Each round follows the
-//! original's order (§2.1): signals, reaped children, accepting, the
+//! original's order (protocol.md §1): signals, reaped children, accepting, the
 //! embedding program's sources, every connection's input, then timers,
 //! and sleeps until something is ready or due.
 
@@ -46,7 +46,7 @@ const LOG: Token = Token(usize::MAX - 3);
 const FATAL: Token = Token(usize::MAX - 4);
 const NOTIFY: Token = Token(usize::MAX - 5);
 
-/// Longest sleep of the loop (§2.1).
+/// Longest sleep of the loop (protocol.md §1).
 const MAX_SLEEP: Duration = Duration::from_secs(200);
 
 /// Reads per connection per round, so one busy connection cannot starve
@@ -233,7 +233,7 @@ impl Reactor {
     }
 
     /// Logs `warning: service 'NAME' running as pid PID` for every running
-    /// service (before exiting, §14.2).
+    /// service (before exiting, protocol.md §8.5).
     pub fn log_running_services(&mut self) {
         self.sup.log_running_services();
         self.drain(Time::now());
@@ -460,7 +460,7 @@ impl Reactor {
         self.drain(now);
     }
 
-    /// One round of the loop (§2.1).
+    /// One round of the loop (protocol.md §1).
     fn round(&mut self) {
         let now = Time::now();
         if std::mem::take(&mut self.fatal_woken) {
@@ -657,7 +657,7 @@ impl Reactor {
         }
     }
 
-    /// Replaces the process with the exec-on-exit program (§14.4), if one
+    /// Replaces the process with the exec-on-exit program (protocol.md §8.6), if one
     /// is configured: it gets every named handle and the control socket
     /// (their close-on-exec flag is cleared just before), and
     /// `DAEMONPROXY_EXITCODE=code`, `DAEMONPROXY_ERROR=message` in its
@@ -863,7 +863,7 @@ fn static_name(text: &'static str) -> crate::proto::Name<'static> {
     crate::proto::Name::from_text(text).unwrap_or_else(|| unreachable!("{text} is a valid name"))
 }
 
-/// What a descriptor is, for `fd.state` (§6.7).
+/// What a descriptor is, for `fd.state` (protocol.md §4.3).
 fn describe(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<FdKind> {
     use crate::proto::{Domain, SockType};
     use sys::fd::{FdDescription, SockDomain, SockType as SysType};

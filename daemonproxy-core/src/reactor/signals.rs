@@ -100,7 +100,7 @@ impl SignalSources {
     }
 
     /// The fatal outcome of a fatal signal sent to the process, if one was
-    /// caught (§10.1).
+    /// caught (protocol.md §6).
     pub fn fatal_outcome(&self) -> Option<Outcome> {
         let sig = self.fatal.take_pending()?;
         let name = Signal::from_number(sig as u16);

@@ -1,5 +1,5 @@
 //! Executing one command line: parsing, dispatching to the area that
-//! handles it, and reporting failures (§3.10, §5).
+//! handles it, and reporting failures (protocol.md §2.3, protocol.md §3).
 
 use super::action::{ActionResult, Errno};
 use super::log::{log, Lossy};
@@ -125,7 +125,7 @@ impl Supervisor {
         }
     }
 
-    /// An unknown command (§3.3): an error to the issuer, its name logged
+    /// An unknown command (protocol.md §2.3): an error to the issuer, its name logged
     /// byte for byte.
     fn unknown_command(&mut self, id: ConnId, name: &[u8], now: Time) {
         self.scratch.clear();
@@ -181,7 +181,7 @@ impl Supervisor {
     }
 
     /// Reports a failed command: the error event to the issuer (if it is
-    /// still there), two log lines (§3.10). The message is in `msg`.
+    /// still there), two log lines (protocol.md §2.3). The message is in `msg`.
     pub(super) fn report_failure(&mut self, issuer: Issuer, now: Time) {
         let msg = std::mem::take(&mut self.msg);
         let msg_cut = &msg[..msg.len().min(daemonproxy_proto::ERROR_MESSAGE_MAX)];

@@ -1,10 +1,10 @@
-//! Connections (§4): anything that sends commands and may receive events.
+//! Connections (protocol.md §1): anything that sends commands and may receive events.
 //!
 //! The interactive stdin/stdout pair, the config file, control-socket
 //! clients, service connections and in-process controllers are all the
 //! same thing here: an input framer (if commands come in), an output buffer
-//! (if events go out), and the bookkeeping of §3.8-§3.9 (back-pressure,
-//! the overflow state, blocked-write timeouts) and §4.4 (signal delivery).
+//! (if events go out), and the bookkeeping of protocol.md §4.6-protocol.md §4.6 (back-pressure,
+//! the overflow state, blocked-write timeouts) and protocol.md §4.4 (signal delivery).
 //! The driver moves the bytes: it reads into [`Conn::framer`] and writes
 //! what [`Conn::pending`] shows.
 
@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 /// Output buffer size. Larger than the original's 2048 bytes (allowed by
-/// §0 item 7) so that many replies go out in one write.
+/// protocol.md §4.6) so that many replies go out in one write.
 pub const OUT_CAPACITY: usize = 64 * 1024;
 
 /// A command (and each statedump step) runs only with this much room free.
@@ -27,13 +27,13 @@ pub const STEP_ROOM: usize = 1024;
 /// little longer than a command line.
 pub const DUMP_STEP_ROOM: usize = 14 * 1024;
 
-/// Input buffer size; a full buffer stops reading (§3.9).
+/// Input buffer size; a full buffer stops reading (protocol.md §4.6).
 pub const IN_CAPACITY: usize = 4 * 1024;
 
 /// Received descriptors kept for `fd.take` per connection.
 pub const MAX_ANCILLARY: usize = 2;
 
-/// Default blocked-output timeouts (§3.9), in seconds.
+/// Default blocked-output timeouts (protocol.md §4.6), in seconds.
 pub const DEFAULT_RESET_TIMEOUT: u32 = 15;
 /// See [`DEFAULT_RESET_TIMEOUT`].
 pub const DEFAULT_CLOSE_TIMEOUT: u32 = 30;
@@ -62,7 +62,7 @@ pub enum ConnKind {
     Custom,
 }
 
-/// Where a statedump stands (§5.1): it resumes after the last name emitted
+/// Where a statedump stands (protocol.md §3.2): it resumes after the last name emitted
 /// (with that record's key, to resume without a search).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dump {
@@ -101,7 +101,7 @@ pub struct Conn {
     pub reset_timeout: u32,
     /// Close timeout, seconds.
     pub close_timeout: u32,
-    /// Time of the last signal delivered (§4.4).
+    /// Time of the last signal delivered (protocol.md §4.4).
     pub signal_mark: Time,
     /// A statedump in progress.
     pub dump: Option<Dump>,
@@ -164,7 +164,7 @@ impl Conn {
         &self.out[self.out_pos..]
     }
 
-    /// Whether the next command may run (§3.8): room for its output, or
+    /// Whether the next command may run (protocol.md §4.6): room for its output, or
     /// the output is dropped anyway.
     pub fn may_step(&self) -> bool {
         !self.events || self.overflow || self.free() >= STEP_ROOM
@@ -194,7 +194,7 @@ impl Conn {
     }
 
     /// `n` bytes were written. Once everything is out, the overflow state
-    /// ends with an `overflow` line (§3.8).
+    /// ends with an `overflow` line (protocol.md §4.6).
     pub fn written(&mut self, n: usize) {
         self.out_pos = (self.out_pos + n).min(self.out.len());
         self.blocked_since = None;
@@ -216,7 +216,7 @@ impl Conn {
     }
 
     /// The reader went away: the event direction is closed, and commands
-    /// keep being executed (§4.5).
+    /// keep being executed (protocol.md §4.5).
     pub fn output_closed(&mut self) {
         self.events = false;
         self.out.clear();

@@ -1,5 +1,5 @@
 //! Connections: their lifecycle, their input, their output and the order
-//! in which their commands run (§2.1, §3.6-§3.9, §4).
+//! in which their commands run (protocol.md §1, protocol.md §2.1-protocol.md §4.6, protocol.md §1).
 
 use super::action::{Errno, FdKind, Written};
 use super::conn::{Conn, ConnKind, DUMP_STEP_ROOM, MAX_ANCILLARY};
@@ -14,7 +14,7 @@ impl Supervisor {
     /// Adds a connection of `kind` (a front-end of the driver's: the
     /// interactive session, a config file, a control-socket client just
     /// accepted, an in-process controller) and returns its id. Pending
-    /// `signal` events are delivered to it at once (§4.4).
+    /// `signal` events are delivered to it at once (protocol.md §4.4).
     pub fn open_connection(&mut self, kind: ConnKind, now: Time) -> ConnId {
         let (reads, events) = match kind {
             ConnKind::Config => (true, false),
@@ -29,7 +29,7 @@ impl Supervisor {
     /// Where the driver reads the next input of `conn` into (then calls
     /// [`Supervisor::handle_input`]). `None` while the connection must not
     /// be read: it takes no commands, its input ended, or its buffer is
-    /// full until its commands run (back-pressure, §3.9).
+    /// full until its commands run (back-pressure, protocol.md §4.6).
     pub fn input_buffer(&mut self, conn: ConnId) -> Option<&mut [u8]> {
         let c = self.conns.get_mut(conn.0)?;
         if !c.reads || c.closing || c.eof || c.detached {
@@ -78,7 +78,7 @@ impl Supervisor {
 
     /// The connection's input ended (end of file, or the peer reset it):
     /// its buffered lines run, then it closes once its output is out
-    /// (§3.6, §4.5).
+    /// (protocol.md §2.1, protocol.md §4.5).
     pub fn handle_input_end(&mut self, conn: ConnId, now: Time) {
         if let Some(c) = self.conns.get_mut(conn.0) {
             c.eof = true;
@@ -140,7 +140,7 @@ impl Supervisor {
         }
     }
 
-    /// `conn.event_timeout RESET CLOSE` (§3.9, §5.6).
+    /// `conn.event_timeout RESET CLOSE` (protocol.md §4.6, protocol.md §3.7).
     pub(super) fn set_event_timeouts(&mut self, id: ConnId, reset: u32, close: u32) {
         if let Some(c) = self.conns.get_mut(id.0) {
             c.reset_timeout = reset;
@@ -196,7 +196,7 @@ impl Supervisor {
     }
 
     /// Queues the line(s) in `scratch` to one connection or, with `None`,
-    /// to every connection (§4.3).
+    /// to every connection (protocol.md §4.5).
     pub(super) fn deliver(&mut self, to: Option<ConnId>, now: Time) {
         let _ = now;
         match to {
@@ -218,7 +218,7 @@ impl Supervisor {
         let Some(c) = conns.get_mut(id.0) else { return };
         if c.queue(scratch) {
             if log.enabled(LogLevel::Debug) {
-                // The original quotes the line with its LF (§11.2).
+                // The original quotes the line with its LF (protocol.md §7.2).
                 for line in scratch.split_inclusive(|&b| b == b'\n') {
                     log.log(LogLevel::Debug, format_args!("client[{}] event: \"{}\"", id, Lossy(line)));
                 }
@@ -236,7 +236,7 @@ impl Supervisor {
 
     /// Runs a connection: delivers due signals, executes queued commands
     /// and statedump steps while its output has room and no command waits
-    /// for a result (§2.1 step 6, §3.8); ends it when it is done.
+    /// for a result (protocol.md §1 step 6, protocol.md §4.6); ends it when it is done.
     pub(super) fn run_conn(&mut self, id: ConnId, now: Time) {
         let mut line = std::mem::take(&mut self.line);
         loop {
@@ -293,7 +293,7 @@ impl Supervisor {
         self.deliver(Some(id), now);
     }
 
-    /// End of a connection's input (§3.6): the config file executes a final
+    /// End of a connection's input (protocol.md §2.1): the config file executes a final
     /// line without LF, others discard it; then the connection closes.
     fn input_ended(&mut self, id: ConnId, now: Time) {
         let mut line = std::mem::take(&mut self.line);
@@ -324,7 +324,7 @@ impl Supervisor {
         self.line = line;
     }
 
-    /// Delivers `signal` events that became due for this connection (§4.4).
+    /// Delivers `signal` events that became due for this connection (protocol.md §4.4).
     #[inline]
     fn deliver_signals(&mut self, id: ConnId, now: Time) {
         if let Some(c) = self.conns.get(id.0) {
@@ -359,7 +359,7 @@ impl Supervisor {
         self.conn_ids = ids;
     }
 
-    /// Applies blocked-output timeouts (§3.9).
+    /// Applies blocked-output timeouts (protocol.md §4.6).
     pub(super) fn check_timeouts(&mut self, now: Time) {
         let mut ids = std::mem::take(&mut self.conn_ids);
         ids.clear();

@@ -1,4 +1,4 @@
-//! The control socket (§5.4): `socket.create`, `socket.delete`, and `-S`.
+//! The control socket (protocol.md §3.5): `socket.create`, `socket.delete`, and `-S`.
 
 use super::action::{ActionResult, Step};
 use super::log::{log, Lossy};

@@ -1,4 +1,4 @@
-//! `statedump` (§5.1): the whole state, to the issuer, one step at a time
+//! `statedump` (protocol.md §3.2): the whole state, to the issuer, one step at a time
 //! so that it never overflows a connection that reads.
 
 use super::conn::Dump;

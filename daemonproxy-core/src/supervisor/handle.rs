@@ -1,4 +1,4 @@
-//! Named handles (§8): descriptors held by name across service restarts.
+//! Named handles (protocol.md §3.4): descriptors held by name across service restarts.
 //!
 //! The supervisor knows a handle's name, what it is (for `fd.state`) and
 //! the id of its descriptor; the driver holds the descriptor itself.
@@ -54,7 +54,7 @@ impl Handle {
     }
 
     /// A handle for a descriptor of unknown origin (inherited or taken),
-    /// described by what the driver found out (§6.7).
+    /// described by what the driver found out (protocol.md §4.3).
     pub fn introspected(fd: FdId, what: FdKind) -> Handle {
         let kind = match what {
             FdKind::File { read, write, append, nonblock } => {
@@ -69,7 +69,7 @@ impl Handle {
 }
 
 /// Stores `text` as a description, cut with `...` to fit a pool object of
-/// `obj_size` bytes (§13.1: room for the name, the description and two
+/// `obj_size` bytes (protocol.md §8.7: room for the name, the description and two
 /// terminators in `32 + M` bytes).
 pub fn description(text: &[u8], name_len: usize, obj_size: Option<usize>) -> Vec<u8> {
     let Some(m) = obj_size else { return text.to_vec() };

@@ -1,5 +1,5 @@
 //! Named handles: `fd.open`, `fd.pipe`, `fd.socket`, `fd.take`,
-//! `fd.delete` (§5.3), and what a replaced or deleted handle leaves behind.
+//! `fd.delete` (protocol.md §3.4), and what a replaced or deleted handle leaves behind.
 
 use super::action::{ActionResult, Step};
 use super::handle::{self, Handle, Kind};

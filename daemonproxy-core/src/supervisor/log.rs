@@ -1,4 +1,4 @@
-//! The daemon's log (§11 of the protocol reference): `LEVEL: message`
+//! The daemon's log (protocol.md §7 of the protocol reference): `LEVEL: message`
 //! lines written to a handle's descriptor.
 //!
 //! The log is observable in ways that scripts depend on, so its mechanics
@@ -25,7 +25,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 /// Size of the original's log buffer: what may wait while the destination
-/// is blocked (§11.4).
+/// is blocked (protocol.md §7.3).
 pub const LOG_BUFFER: usize = 1024;
 
 /// Most bytes queued between two drains while the destination works.
@@ -100,7 +100,7 @@ impl fmt::Display for Lossy<'_> {
 
 impl Log {
     /// A log that waits for the handle `stderr` (the reactor registers
-    /// descriptor 2 under that name, §16 row 34).
+    /// descriptor 2 under that name, protocol.md §10).
     pub fn new(filter: LogLevel) -> Log {
         Log {
             filter,
@@ -141,7 +141,7 @@ impl Log {
     }
 
     /// Logs `prefix` followed by raw bytes (a command line, as received:
-    /// the log shows what was sent, byte for byte, §3.4).
+    /// the log shows what was sent, byte for byte, protocol.md §2.1).
     pub fn log_bytes(&mut self, level: LogLevel, args: fmt::Arguments<'_>, raw: &[u8], suffix: &str) {
         if self.enabled(level) {
             let mut tail = [0u8; LOG_BUFFER];
@@ -269,7 +269,7 @@ impl Log {
         self.step(now);
     }
 
-    /// Retries a blocked destination when a retry is due (§11.4).
+    /// Retries a blocked destination when a retry is due (protocol.md §7.3).
     pub fn step(&mut self, now: Time) {
         if !self.blocked {
             self.attempt = !self.queue.is_empty();

@@ -1,4 +1,4 @@
-//! The log commands (§5.5): `log.filter` and `log.dest`.
+//! The log commands (protocol.md §3.6): `log.filter` and `log.dest`.
 
 use super::registry::NameBuf;
 use super::Supervisor;

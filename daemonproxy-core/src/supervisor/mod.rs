@@ -45,7 +45,7 @@
 //! [`Supervisor::handle_timeout`]. Within one round of the event loop,
 //! feed signals first, then reaped exits, then connection input, then
 //! `handle_timeout` (which decides restarts after the commands a service
-//! wrote before exiting have run, §2.1).
+//! wrote before exiting have run, protocol.md §1).
 
 mod action;
 mod command;
@@ -106,7 +106,7 @@ pub struct Supervisor {
     outcome: Option<Outcome>,
     /// The control socket: its descriptor and path.
     listener: Option<(FdId, Vec<u8>)>,
-    /// Pool object sizes (§13).
+    /// Pool object sizes (protocol.md §8.7).
     service_obj: Option<usize>,
     fd_obj: Option<usize>,
     queue: Queue,
@@ -321,7 +321,7 @@ impl Supervisor {
     /// A child was reaped, with what it used if known: its `down` state
     /// now (and `service.rusage` for extended connections); whether it
     /// restarts is decided by the next [`Supervisor::handle_timeout`], so
-    /// that commands it wrote before exiting count (§9.5). A pid that
+    /// that commands it wrote before exiting count (protocol.md §5.4). A pid that
     /// belongs to no service (an orphan adopted as PID 1 or subreaper) is
     /// logged, and reported as `orphan.exit` to extended connections.
     pub fn handle_exit(&mut self, pid: i32, how: ExitReason, usage: Option<Usage>, now: Time) {
@@ -330,14 +330,14 @@ impl Supervisor {
 
     /// A step of a child's set-up failed, usually the exec of its program
     /// (reported by the driver after the spawn, before the child's exit):
-    /// broadcast as an `error` event (§0 item 5).
+    /// broadcast as an `error` event (protocol.md §5.2).
     pub fn handle_child_failed(&mut self, pid: i32, step: ChildStep, errno: Errno, now: Time) {
         if let Some(&key) = self.pids.get(&pid) {
             self.report_child_failure(key, step, errno, now);
         }
     }
 
-    /// A signal the daemon records was caught (§10.2); others are ignored.
+    /// A signal the daemon records was caught (protocol.md §6); others are ignored.
     pub fn handle_signal(&mut self, sig: Signal, now: Time) {
         self.signal_received(sig, now);
     }
@@ -377,7 +377,7 @@ impl Supervisor {
 
     /// Whether the driver can report the log descriptor's writability
     /// (after [`Action::LogDestination`]); if not, retries do not wait for
-    /// it (§11.4).
+    /// it (protocol.md §7.3).
     pub fn set_log_pollable(&mut self, pollable: bool) {
         self.log.set_pollable(pollable);
     }
@@ -394,7 +394,7 @@ impl Supervisor {
     }
 
     /// Logs `warning: service 'NAME' running as pid PID` for every running
-    /// service, in name order (§14.2).
+    /// service, in name order (protocol.md §8.5).
     pub fn log_running_services(&mut self) {
         let Supervisor { services, log, .. } = self;
         for (name, _, s) in services.iter() {
@@ -442,7 +442,7 @@ impl Supervisor {
         old
     }
 
-    /// Re-attaches a suspended log to the handle it waits for (§11.3).
+    /// Re-attaches a suspended log to the handle it waits for (protocol.md §7.2).
     #[inline]
     fn attach_log(&mut self) {
         if self.log.waiting_for().is_some() {

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 /// Bytes of a command line kept to report its failure: the error event
-/// quotes 30, the log 90 (§3.10).
+/// quotes 30, the log 90 (protocol.md §2.3).
 pub const QUOTE_LEN: usize = 90;
 
 /// The start of a command line, for reporting its failure later.

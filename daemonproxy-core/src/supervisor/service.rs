@@ -1,4 +1,4 @@
-//! Service records and their states (§9).
+//! Service records and their states (protocol.md §5).
 
 use super::registry::NameBuf;
 use crate::time::Time;
@@ -35,7 +35,7 @@ pub struct Exited {
     pub reason: ExitReason,
 }
 
-/// Which variable setting of a service (for the pool budget, §13.2).
+/// Which variable setting of a service (for the pool budget, protocol.md §8.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setting {
     /// `service.args`

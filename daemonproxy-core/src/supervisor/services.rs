@@ -1,6 +1,6 @@
-//! Services: their settings, their state transitions (§9.1), starting them
-//! (§9.2, §9.3), reaping (§9.4), automatic restarts (§9.5), retries
-//! (§9.6), signalling and deleting (§9.7).
+//! Services: their settings, their state transitions (protocol.md §5.1), starting them
+//! (protocol.md §5.2, protocol.md §5.2), reaping (protocol.md §5.2), automatic restarts (protocol.md §5.4), retries
+//! (protocol.md §5.2), signalling and deleting (protocol.md §3.3).
 
 use super::action::{ActionResult, ChildStep, ControlLink, Errno, FdSource, ProcessSettings, Step, Usage};
 use super::conn::{Conn, ConnKind};
@@ -16,7 +16,7 @@ use daemonproxy_proto::{
 };
 use std::time::Duration;
 
-/// Delay before retrying a start whose fork step failed (§9.6).
+/// Delay before retrying a start whose fork step failed (protocol.md §5.2).
 const RETRY_DELAY: Duration = Duration::from_secs(3);
 
 impl Supervisor {
@@ -262,7 +262,7 @@ impl Supervisor {
         self.emit_state(None, key, now, true);
     }
 
-    /// Starts every service whose start is due (§9.2).
+    /// Starts every service whose start is due (protocol.md §5.2).
     pub(super) fn start_due(&mut self, now: Time) {
         if self.schedule.len() == 0 {
             return;
@@ -280,7 +280,7 @@ impl Supervisor {
         self.keys = due;
     }
 
-    /// Resolves a service's descriptor list by name, now (§9.3), into
+    /// Resolves a service's descriptor list by name, now (protocol.md §5.2), into
     /// `self.plan` (and the positions of `control.*` entries into
     /// `self.slots`). Returns whether a control connection sends commands
     /// and receives events, and the first name that does not exist.
@@ -390,7 +390,7 @@ impl Supervisor {
     /// A step of a service's start failed in its process (usually the
     /// exec): besides its exit status 3 (and for an exec the log line the
     /// child wrote itself), every connection gets an error event naming
-    /// the step as that start did it, and the errno (§0 item 5):
+    /// the step as that start did it, and the errno (protocol.md §5.2):
     /// `service NAME: exec "PROG" failed: ERROR`,
     /// `service NAME: chdir "DIR" failed: ERROR`, ...
     pub(super) fn report_child_failure(&mut self, key: usize, step: ChildStep, errno: Errno, now: Time) {
@@ -417,7 +417,7 @@ impl Supervisor {
 
     // ----- exits, restarts, signals -----------------------------------------
 
-    /// A child was reaped (§9.4): its `down` state now; the restart is
+    /// A child was reaped (protocol.md §5.2): its `down` state now; the restart is
     /// decided later ([`Supervisor::decide_restarts`]).
     pub(super) fn reaped(&mut self, pid: i32, how: ExitReason, usage: Option<Usage>, now: Time) {
         let Some(key) = self.pids.remove(&pid) else {
@@ -444,7 +444,7 @@ impl Supervisor {
     }
 
     /// Restarts the services reaped since the last call whose triggers
-    /// still ask for it (level-triggered, §9.5), unless something else (a
+    /// still ask for it (level-triggered, protocol.md §5.4), unless something else (a
     /// start, a delete) happened to them meanwhile.
     pub(super) fn decide_restarts(&mut self, now: Time) {
         if self.restarts.is_empty() {
@@ -458,7 +458,7 @@ impl Supervisor {
             if e.pid != pid || !s.wants_auto_start(|sig| signals.pending(sig)) {
                 continue;
             }
-            // Interval 0 (never set) still throttles to 1 s (§16 row 16).
+            // Interval 0 (never set) still throttles to 1 s (protocol.md §5.3).
             let interval = Duration::from_secs(s.interval.max(1).into());
             let at = if e.at - e.since < interval { e.at + interval } else { now };
             self.request_start(key, at, now);
@@ -467,7 +467,7 @@ impl Supervisor {
         self.restarts = restarts;
     }
 
-    /// A recorded signal arrived (§10.2, §9.5): count it, start the
+    /// A recorded signal arrived (protocol.md §6, protocol.md §5.4): count it, start the
     /// services it triggers, tell every connection.
     pub(super) fn signal_received(&mut self, sig: Signal, now: Time) {
         if !self.signals.received(sig, now) {

@@ -1,11 +1,11 @@
-//! Recorded signals (§10): a count and the time of the last reception for
+//! Recorded signals (protocol.md §6): a count and the time of the last reception for
 //! each signal the daemon reports.
 
 use crate::time::Time;
 use daemonproxy_proto::Signal;
 use std::time::Duration;
 
-/// Signals that are recorded and reported (§10.1). A driver delivers these
+/// Signals that are recorded and reported (protocol.md §6). A driver delivers these
 /// with [`crate::Supervisor::handle_signal`].
 pub const RECORDED_SIGNALS: [Signal; 6] =
     [Signal::INT, Signal::HUP, Signal::TERM, Signal::USR1, Signal::USR2, Signal::QUIT];
@@ -41,7 +41,7 @@ impl Signals {
 
     /// Counts a reception at `now`; `false` for a signal that is not
     /// recorded. Two receptions never share a timestamp, so that delivery
-    /// marks (§4.4) see each of them.
+    /// marks (protocol.md §4.4) see each of them.
     pub fn received(&mut self, sig: Signal, now: Time) -> bool {
         let latest = self.records.iter().map(|r| r.last).max().unwrap_or(Time::ZERO);
         let Some(r) = self.records.iter_mut().find(|r| r.signal == sig) else { return false };

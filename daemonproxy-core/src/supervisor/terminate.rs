@@ -1,4 +1,4 @@
-//! Ending the daemon (§5.8, §14): `terminate`, the terminate guard,
+//! Ending the daemon (protocol.md §3.9, protocol.md §8.5): `terminate`, the terminate guard,
 //! exec-on-exit, the end of the interactive session, and `chdir`.
 
 use super::action::ActionResult;

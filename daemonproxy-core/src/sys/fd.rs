@@ -13,7 +13,7 @@
 //!
 //! Nothing here retries `EINTR` unless stated: `read`, `write` and `send` are
 //! one system call each, so the log writer keeps control of every attempt
-//! (PROTOCOL.md §11.4).
+//! (protocol.md §7.3).
 
 use std::io;
 use std::mem;
@@ -267,7 +267,7 @@ pub(crate) enum SockType {
 }
 
 /// What introspection says about an inherited or received descriptor
-/// (PROTOCOL.md §6.7).
+/// (protocol.md §4.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FdDescription {
     /// Anything that is not a socket (file, pipe, tty, device…).
@@ -293,7 +293,7 @@ pub(crate) enum FdDescription {
     },
 }
 
-/// Inspects a descriptor for `fd.state` (PROTOCOL.md §6.7): sockets by
+/// Inspects a descriptor for `fd.state` (protocol.md §4.3): sockets by
 /// `fstat`, their domain from `getsockname` and type from `SO_TYPE`; anything
 /// else by its access mode and status flags.
 pub(crate) fn describe(fd: BorrowedFd<'_>) -> io::Result<FdDescription> {
@@ -344,7 +344,7 @@ pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
 
 /// Lists the descriptors open in `lowest..=highest` (`fcntl(F_GETFD)` on each
 /// number). Call it before creating any descriptor of your own, so only
-/// inherited ones are found (PROTOCOL.md §8.2).
+/// inherited ones are found (protocol.md §3.4).
 pub(crate) fn scan_inherited(lowest: i32, highest: i32) -> Vec<RawFd> {
     (lowest.max(0)..=highest)
         // SAFETY: F_GETFD takes no pointer argument and only reads the flags.
@@ -375,7 +375,7 @@ pub(crate) fn unix_listener(path: &[u8], backlog: i32) -> io::Result<OwnedFd> {
 }
 
 /// Removes a stale control socket before binding a new one at `path`
-/// (PROTOCOL.md §5.4, recommended behaviour): nothing there → `Ok(false)`; a
+/// (protocol.md §3.5, recommended behaviour): nothing there → `Ok(false)`; a
 /// socket owned by the effective uid → unlinked, `Ok(true)`; a socket of
 /// another owner → `EPERM`; a directory → `EISDIR`; any other file type →
 /// `EEXIST` (never unlinked). Symbolic links are judged themselves (`lstat`),
@@ -489,7 +489,7 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// One plain `write` system call (the log must use exactly this,
-/// PROTOCOL.md §11.4). May write part of `bytes`.
+/// protocol.md §7.3). May write part of `bytes`.
 pub(crate) fn write(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<usize> {
     // SAFETY: `bytes` is readable for `bytes.len()` bytes.
     cvt_size(unsafe { libc::write(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) })

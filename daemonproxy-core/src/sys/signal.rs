@@ -3,7 +3,7 @@
 //! * [`FatalSignals`]: SIGABRT, SIGFPE, SIGILL, SIGSEGV, SIGBUS and SIGTRAP
 //!   (signal-hook refuses some of them). A fatal signal *sent by another
 //!   process* (`kill -ILL`) is recorded and the reactor is woken through a
-//!   descriptor, so the fatal path of PROTOCOL.md §14.1 (exec-on-exit, guard,
+//!   descriptor, so the fatal path of protocol.md §8.5 (exec-on-exit, guard,
 //!   logging) runs in normal context. A *genuine fault* (or an abort from
 //!   inside the process) cannot continue: the handler runs the last resort,
 //!   pre-built so that it neither allocates nor locks: exec the exec-on-exit
@@ -12,7 +12,7 @@
 //!   [`set_fatal_log_fd`] and `_exit(4)`.
 //! * [`WriteTimeout`]: a SIGALRM handler installed *without* `SA_RESTART` and
 //!   a per-thread one-shot timer, so a blocking write to the log descriptor is
-//!   interrupted with `EINTR` after 1/16 s instead of hanging (§11.4).
+//!   interrupted with `EINTR` after 1/16 s instead of hanging (protocol.md §7.3).
 //!   signal-hook always sets `SA_RESTART`, so SIGALRM must not be registered
 //!   with it while a `WriteTimeout` exists.
 //!
@@ -309,7 +309,7 @@ fn last_resort(sig: c_int) -> ! {
     unsafe { libc::_exit(4) }
 }
 
-/// 1/16 s, the log-write guard (PROTOCOL.md §11.4).
+/// 1/16 s, the log-write guard (protocol.md §7.3).
 const WRITE_TIMEOUT_NS: libc::c_long = 62_500_000;
 
 /// The SIGALRM disposition shared by all `WriteTimeout`s.

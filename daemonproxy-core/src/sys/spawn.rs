@@ -11,7 +11,7 @@
 //!
 //! * resets the daemon's handled signals and SIGPIPE to the default (Rust
 //!   ignores SIGPIPE, and an ignored signal would stay ignored across exec);
-//! * starts a new session (PROTOCOL.md §0 item 2);
+//! * starts a new session (protocol.md §5.2);
 //! * gets exactly its descriptor plan at 0..N-1 and nothing else (see
 //!   [`Spawner::spawn`]), and an empty signal mask;
 //! * inherits `environ`, the current directory, umask and limits.
@@ -58,7 +58,7 @@ pub enum SpawnError {
     /// descriptor plan naming a descriptor that is not open (`EBADF`).
     Exec(i32, i32),
     /// No child could be created for lack of resources (`EAGAIN`, `ENOMEM`,
-    /// `EMFILE`, `ENFILE`): retry later (PROTOCOL.md §9.6).
+    /// `EMFILE`, `ENFILE`): retry later (protocol.md §5.2).
     Fork(i32),
 }
 
@@ -591,7 +591,7 @@ impl Spawner {
 
     /// Starts a child that dies of SIGABRT at once: the service's descriptor
     /// list names a handle that does not exist, and the original's child calls
-    /// `abort()` then (PROTOCOL.md §9.3 step 2). The child starts a new session,
+    /// `abort()` then (protocol.md §5.2 step 2). The child starts a new session,
     /// sets RLIMIT_CORE to 0 (a deliberate abort is not worth a core dump), resets
     /// SIGABRT to the default, unblocks it and sends it to itself. Returns the
     /// pid, or the errno of a failed fork.
@@ -607,7 +607,7 @@ impl Drop for Spawner {
     }
 }
 
-/// Errors worth a retry (PROTOCOL.md §9.6) rather than an exit-3 stand-in:
+/// Errors worth a retry (protocol.md §5.2) rather than an exit-3 stand-in:
 /// resource exhaustion. posix_spawnp returns one errno for every phase, so
 /// the phase cannot be told apart; these are what clone, the parent-side
 /// preparation (duplicating sources, glibc's allocations) and the stack
@@ -1060,8 +1060,8 @@ pub(super) fn sigset_full() -> libc::sigset_t {
     }
 }
 
-/// Replaces the whole process with the exec-on-exit program (PROTOCOL.md
-/// §14.1, §14.4); called only from the CLI's exit path. Returns the errno of
+/// Replaces the whole process with the exec-on-exit program (protocol.md
+/// §8.5, §8.6); called only from the CLI's exit path. Returns the errno of
 /// the failure; on success it does not return.
 ///
 /// `argv` is the TAB-separated list (first field = program, searched in
