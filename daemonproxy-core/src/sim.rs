@@ -304,10 +304,20 @@ impl Sim {
     /// Process `pid` exits (one round of the loop: its `down`, then the
     /// timers, which decide its restart).
     pub fn exit(&mut self, pid: i32, how: ExitReason) {
+        self.reap(pid, how);
+        self.sup.handle_timeout(self.now);
+        self.settle();
+    }
+
+    /// Process `pid` is reaped, and nothing else happens yet: the first
+    /// half of a round of the loop. Input of the same round goes next (the
+    /// commands a service wrote on its control connection before it
+    /// exited, §2.1), then `advance(Duration::ZERO)` ends the round with
+    /// the timers, which decide the restart. [`Sim::exit`] is both halves
+    /// without input in between.
+    pub fn reap(&mut self, pid: i32, how: ExitReason) {
         self.live.remove(&pid);
         self.sup.handle_exit(pid, how, self.now);
-        self.settle();
-        self.sup.handle_timeout(self.now);
         self.settle();
     }
 
