@@ -218,7 +218,9 @@ impl Sim {
         self.fail_fork = errno.map(Errno);
     }
 
-    /// Creating pipes and socket pairs fails with `errno` until cleared.
+    /// Creating pipes and socket pairs fails with `errno` until cleared:
+    /// `fd.pipe`, and the start of a service with a `control.*` handle
+    /// (its connection is a socket pair).
     pub fn fail_pipes(&mut self, errno: Option<i32>) {
         self.fail_pipe = errno.map(Errno);
     }
@@ -460,11 +462,17 @@ impl Sim {
                 }
             }
             OwnedAction::Spawn { req, argv, fds, control } => {
-                if let Some(e) = self.fail_fork {
+                // A control connection's socket pair is made before the fork.
+                let failure = match (control, self.fail_pipe, self.fail_fork) {
+                    (Some(_), Some(e), _) => Some(failed(Step::Socketpair, e)),
+                    (_, _, Some(e)) => Some(failed(Step::Fork, e)),
+                    _ => None,
+                };
+                if let Some(f) = failure {
                     if let Some(c) = control {
                         self.written.remove(&c);
                     }
-                    return Some((req, failed(Step::Fork, e)));
+                    return Some((req, f));
                 }
                 let pid = self.next_pid;
                 self.next_pid += 1;
