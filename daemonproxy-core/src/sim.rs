@@ -296,7 +296,9 @@ impl Sim {
         self.settle();
     }
 
-    /// The log lines written since the last call.
+    /// The log lines written since the last call (to the descriptor of
+    /// [`Sim::log_destination`]: the sim panics if the supervisor writes
+    /// the log anywhere else, or to a descriptor it closed).
     pub fn log(&mut self) -> Vec<String> {
         lines(&std::mem::take(&mut self.log))
     }
@@ -379,8 +381,12 @@ impl Sim {
                 };
                 self.sup.handle_written(conn, written, self.now);
             }
-            while let Some((_, bytes)) = self.sup.poll_log() {
+            while let Some((fd, bytes)) = self.sup.poll_log() {
                 progress = true;
+                // The log must write where it last said it would, to a
+                // descriptor that is still open.
+                assert_eq!(self.log_fd, Some(fd), "log written to a descriptor it did not announce");
+                assert!(self.fds.contains_key(&fd.get()), "log written to closed descriptor {fd}");
                 let n = bytes.len();
                 self.log.extend_from_slice(bytes);
                 self.sup.handle_log_written(Some(n), self.now);
