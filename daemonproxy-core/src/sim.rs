@@ -80,7 +80,8 @@ pub struct Sim {
     written: HashMap<ConnId, Vec<u8>>,
     /// Connections whose writes would block.
     blocked: Vec<ConnId>,
-    fail_paths: HashMap<Vec<u8>, Errno>,
+    fail_paths: HashMap<Vec<u8>, (Option<Step>, Errno)>,
+    stale_sockets: Vec<Vec<u8>>,
     fail_programs: HashMap<Vec<u8>, Errno>,
     fail_fork: Option<Errno>,
     fail_pipe: Option<Errno>,
@@ -127,6 +128,7 @@ impl Sim {
             written: HashMap::new(),
             blocked: Vec::new(),
             fail_paths: HashMap::new(),
+            stale_sockets: Vec::new(),
             fail_programs: HashMap::new(),
             fail_fork: None,
             fail_pipe: None,
@@ -203,9 +205,24 @@ impl Sim {
         self.outcome.take()
     }
 
-    /// Opening, binding or changing to `path` fails with `errno`.
+    /// Opening, binding or changing to `path` fails with `errno`. (An
+    /// empty path always fails with `ENOENT`, as it does for the system.)
     pub fn fail_path(&mut self, path: &str, errno: i32) {
-        self.fail_paths.insert(path.as_bytes().to_vec(), Errno(errno));
+        self.fail_paths.insert(path.as_bytes().to_vec(), (None, Errno(errno)));
+    }
+
+    /// Like [`Sim::fail_path`], but the action on `path` fails at `step`:
+    /// [`Step::Setsockopt`] or [`Step::Listen`] for `fd.socket`, or
+    /// [`Step::Unlink`] for a file that is not a socket in the way of the
+    /// control socket.
+    pub fn fail_path_at(&mut self, path: &str, step: Step, errno: i32) {
+        self.fail_paths.insert(path.as_bytes().to_vec(), (Some(step), Errno(errno)));
+    }
+
+    /// A socket file left by an earlier daemon lies at `path`: the next
+    /// control socket created there removes it first (and says so).
+    pub fn stale_socket(&mut self, path: &str) {
+        self.stale_sockets.push(path.as_bytes().to_vec());
     }
 
     /// Executing `program` (argv[0]) fails with `errno`.
@@ -407,8 +424,15 @@ impl Sim {
         n
     }
 
-    fn path_failure(&self, path: &[u8]) -> Option<Errno> {
-        self.fail_paths.get(path).copied()
+    /// How an action on `path` fails, if it does; `step` is where it
+    /// fails unless told otherwise.
+    fn path_failure(&self, path: &[u8], step: Step) -> Option<ActionResult> {
+        let (at, errno) = match self.fail_paths.get(path) {
+            Some(&f) => f,
+            None if path.is_empty() => (None, Errno(libc::ENOENT)),
+            None => return None,
+        };
+        Some(ActionResult::Failed { step: at.unwrap_or(step), errno })
     }
 
     fn execute_next(&mut self) -> bool {
@@ -424,8 +448,8 @@ impl Sim {
     fn execute(&mut self, a: OwnedAction) -> Option<(crate::ids::RequestId, ActionResult)> {
         let failed = |step, errno| ActionResult::Failed { step, errno };
         Some(match a {
-            OwnedAction::Open { req, path } => match self.path_failure(&path) {
-                Some(e) => (req, failed(Step::Open, e)),
+            OwnedAction::Open { req, path } => match self.path_failure(&path, Step::Open) {
+                Some(f) => (req, f),
                 None => (req, ActionResult::Fd(FdId::new(self.new_fd(SimFd::File(path))))),
             },
             OwnedAction::Pipe { req, socket } => match self.fail_pipe {
@@ -436,22 +460,24 @@ impl Sim {
                     (req, ActionResult::Pair(FdId::new(r), FdId::new(w)))
                 }
             },
-            OwnedAction::Socket { req, addr } => match addr.as_deref().and_then(|a| self.path_failure(a)) {
-                Some(e) => (req, failed(Step::Bind, e)),
+            OwnedAction::Socket { req, addr } => match addr.as_deref().and_then(|a| self.path_failure(a, Step::Bind)) {
+                Some(f) => (req, f),
                 None => (req, ActionResult::Fd(FdId::new(self.new_fd(SimFd::Socket(addr))))),
             },
-            OwnedAction::Listen { req, path } => match self.path_failure(&path) {
-                Some(e) => (req, failed(Step::Bind, e)),
+            OwnedAction::Listen { req, path } => match self.path_failure(&path, Step::Bind) {
+                Some(f) => (req, f),
                 None => {
-                    (req, ActionResult::Listener { fd: FdId::new(self.new_fd(SimFd::Listener(path))), replaced: false })
+                    let stale = self.stale_sockets.iter().position(|p| *p == path);
+                    let replaced = stale.map(|i| self.stale_sockets.remove(i)).is_some();
+                    (req, ActionResult::Listener { fd: FdId::new(self.new_fd(SimFd::Listener(path))), replaced })
                 }
             },
             OwnedAction::Unlisten { req, fd } => {
                 self.fds.remove(&fd.get());
                 (req, ActionResult::Done)
             }
-            OwnedAction::Chdir { req, path } => match self.path_failure(&path) {
-                Some(e) => (req, failed(Step::Chdir, e)),
+            OwnedAction::Chdir { req, path } => match self.path_failure(&path, Step::Chdir) {
+                Some(f) => (req, f),
                 None => {
                     self.cwd = path;
                     (req, ActionResult::Done)
