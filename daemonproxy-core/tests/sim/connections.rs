@@ -519,3 +519,94 @@ fn the_interactive_session_closed_by_its_timeout_ends_the_daemon() {
     );
     assert_eq!(s.outcome(), Some(Outcome::Exit { code: 0 }));
 }
+
+#[test]
+fn a_signal_waits_for_room_and_comes_before_the_next_command() {
+    let (mut s, me) = world();
+    let c = s.connect(ConnKind::Socket);
+    s.block(c);
+    let echo = format!("echo\t{}\n", "e".repeat(1000));
+    let all = echo.repeat(100);
+    let mut off = 0;
+    loop {
+        let n = s.send(c, &all[off..]);
+        if n == 0 {
+            break;
+        }
+        off += n;
+    }
+    s.signal(Signal::HUP);
+    assert_eq!(s.events(me), ["signal\tSIGHUP\t1000\t1"], "a connection with room gets it at once");
+    s.unblock(c);
+    let mut got = s.events(c);
+    got.extend(send_all(&mut s, c, &all.as_bytes()[off..]));
+    let at = got.iter().position(|l| l == "signal\tSIGHUP\t1000\t1").expect("the signal was delivered");
+    assert!(0 < at && at < 100, "delivered at {at}, between the commands");
+    assert_eq!(got.len(), 101, "each echo once, the signal once");
+}
+
+#[test]
+fn a_read_error_is_logged_and_ends_the_connection() {
+    let (mut s, me) = world();
+    let c = s.connect(ConnKind::Socket);
+    s.send(c, "echo\tdone\nservice.args\thalf");
+    let now = s.now();
+    s.supervisor_mut().handle_input_error(c, daemonproxy_core::supervisor::Errno(libc::ECONNRESET), now);
+    s.settle();
+    assert_eq!(s.events(c), ["done"]);
+    assert_eq!(
+        s.log(),
+        [
+            format!("error: read(client[{c}])): Connection reset by peer"),
+            "warning: Command ends with EOF... ignored".to_owned()
+        ]
+    );
+    assert_eq!(s.supervisor().connection_kind(c), None);
+    assert_eq!(dumped(&mut s, me, "service."), Vec::<String>::new());
+}
+
+#[test]
+fn exit_ends_an_in_process_controller_once_its_output_is_taken() {
+    let (mut s, me) = world();
+    let other = s.attach();
+    s.send(me, "echo\tlast\nexit\necho\tnever\n");
+    assert!(s.supervisor().connection_kind(me).is_some(), "its output is still to be taken");
+    assert_eq!(s.events(me), ["last"]);
+    assert_eq!(s.supervisor().connection_kind(me), None);
+    assert_eq!(s.send(me, "echo\tlate\n"), 0);
+    assert_eq!(s.outcome(), None, "only the interactive session ends the daemon");
+    assert_eq!(cmd(&mut s, other, "echo\tfine"), ["fine"]);
+}
+
+#[test]
+fn a_long_statedump_resumes_by_name_as_its_output_is_taken() {
+    let (mut s, me) = world();
+    let other = s.attach();
+    let args = format!("prog\t{}", "a".repeat(200));
+    for i in 0..600 {
+        s.send(other, &format!("service.args\ts{i:04}\t{args}\n"));
+        s.events(other);
+    }
+    s.events(me);
+    s.send(me, "statedump\necho\t--end--\n");
+    let mut got = s.events(me);
+    assert!(got.len() < 7 + 600 * 5, "the dump should pause when the buffer is full");
+    // Meanwhile: one service not dumped yet goes, one comes.
+    assert!(!got.iter().any(|l| l.starts_with("service.args\ts0500\t")));
+    s.send(other, &format!("service.delete\ts0500\nservice.args\ts0501a\t{args}\n"));
+    while got.last().map(String::as_str) != Some("--end--") {
+        let more = s.events(me);
+        assert!(!more.is_empty(), "the dump stalled");
+        got.extend(more);
+    }
+    // `service.tags` lines come from the dump alone (the live events
+    // interleaved are the deletion and the new service's args).
+    let dumped: Vec<&str> =
+        got.iter().filter_map(|l| l.strip_prefix("service.tags\t")).map(|l| l.trim_end_matches('\t')).collect();
+    assert!(dumped.windows(2).all(|w| w[0] < w[1]), "in name order, none twice");
+    assert!(!dumped.contains(&"s0500"));
+    assert!(dumped.contains(&"s0501a"));
+    assert_eq!(dumped.len(), 600, "every service once");
+    assert!(got.contains(&deleted("s0500")) && got.contains(&format!("service.args\ts0501a\t{args}")));
+    assert!(!got.iter().any(|l| l == "overflow"));
+}

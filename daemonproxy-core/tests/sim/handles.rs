@@ -4,6 +4,7 @@
 
 use crate::support::*;
 use daemonproxy_core::proto::{Domain, SockType};
+use daemonproxy_core::supervisor::Step;
 
 /// The pretend descriptor that handle `name` holds now, found by the
 /// path or address it was opened with.
@@ -357,4 +358,32 @@ fn the_handle_pool_object_size_cuts_long_descriptions() {
     assert!(s.open_fds().values().any(|f| *f == SimFd::File(path.clone().into_bytes())));
     let short = format!("/{}", "q".repeat(59));
     assert_eq!(cmd(&mut s, me, &format!("fd.open\tg\tread\t{short}")), [format!("fd.state\tg\tfile\tread\t{short}")]);
+}
+
+#[test]
+fn fd_socket_reports_the_step_that_failed() {
+    let (mut s, me) = world();
+    s.fail_path_at("/run/a", Step::Socket, libc::EAFNOSUPPORT);
+    s.fail_path_at("/run/b", Step::Setsockopt, libc::ENOPROTOOPT);
+    s.fail_path_at("/run/c", Step::Listen, libc::EOPNOTSUPP);
+    s.fail_path("/run/d", libc::EACCES);
+    for (line, msg) in [
+        ("fd.socket\tk\tunix\t/run/a", "socket: Address family not supported by protocol"),
+        ("fd.socket\tk\tunix\t/run/b", "setsockopt: Protocol not available"),
+        ("fd.socket\tk\tunix,listen\t/run/c", "listen: Operation not supported"),
+        ("fd.socket\tk\tunix\t/run/d", "bind: Permission denied"),
+    ] {
+        assert_err(&mut s, me, line, msg);
+    }
+    assert_eq!(statedump(&mut s, me), BUILTIN_FD_STATES);
+    assert_eq!(s.open_fds().len(), 4, "nothing stayed open");
+}
+
+#[test]
+fn fd_pipe_needs_two_free_objects_even_to_replace_both_ends() {
+    let (mut s, me) = world_with(Options::new().fd_pool(9, 96));
+    assert_eq!(cmd(&mut s, me, "fd.pipe\tr\tw").len(), 2);
+    assert_err(&mut s, me, "fd.pipe\tr\tw", "failed to create pipe");
+    assert_eq!(dumped(&mut s, me, "fd.state\tr\t"), ["fd.state\tr\tpipe\tfrom\tw"], "the old pair stays");
+    assert_eq!(s.open_fds().values().filter(|f| matches!(f, SimFd::Pipe(_))).count(), 2);
 }

@@ -6,6 +6,7 @@
 use crate::support::*;
 use daemonproxy_core::supervisor::Errno;
 use daemonproxy_core::Time;
+use std::time::Duration;
 
 #[test]
 fn a_process_gets_its_descriptors_and_arguments_as_listed() {
@@ -440,4 +441,45 @@ fn a_control_service_whose_socket_pair_fails_retries_in_three_seconds() {
     let conn = s.processes()[&PID0].control.unwrap();
     assert_eq!(s.events(conn), [up("c", 1003, PID0)]);
     s.supervisor().check_invariants().unwrap();
+}
+
+#[test]
+fn the_throttle_and_timestamps_keep_sub_second_precision() {
+    let (mut s, me) = world();
+    cmd(&mut s, me, "service.args\ta\ttrue");
+    cmd(&mut s, me, "service.auto_up\ta\t2\talways");
+    // Ran 1.9 s of a 2 s interval: restarted 2 s after the exit (at 1003.9).
+    s.advance(Duration::from_millis(1900));
+    s.exit(PID0, ExitReason::Exit(0));
+    assert_eq!(s.events(me), [down("a", 1001, PID0, "exit\t0", 1), start("a", 1003)]);
+    s.advance(Duration::from_millis(1999));
+    assert_eq!(s.events(me), Vec::<String>::new(), "not before 1003.9");
+    s.advance(Duration::from_millis(1));
+    assert_eq!(s.events(me), [up("a", 1003, PID0 + 1)]);
+    // Ran exactly 2 s: at once.
+    s.advance_secs(2);
+    s.exit(PID0 + 1, ExitReason::Exit(0));
+    assert_eq!(s.events(me), [down("a", 1005, PID0 + 1, "exit\t0", 2), start("a", 1005), up("a", 1005, PID0 + 2)]);
+    // At 1005.9 the current second is in the past, the next one is not.
+    cmd(&mut s, me, "service.auto_up\ta\t2");
+    s.exit(PID0 + 2, ExitReason::Exit(0));
+    s.events(me);
+    assert_err(&mut s, me, "service.start\ta\t1005", "invalid timestamp");
+    assert_eq!(cmd(&mut s, me, "service.start\ta\t1006"), [start("a", 1006)]);
+    s.advance(Duration::from_millis(99));
+    assert_eq!(s.events(me), Vec::<String>::new(), "not before 1006.0");
+    s.advance(Duration::from_millis(1));
+    assert_eq!(s.events(me), [up("a", 1006, PID0 + 3)]);
+}
+
+#[test]
+fn setting_always_on_a_running_service_does_not_start_it_twice() {
+    let (mut s, me) = world();
+    let pid = start_up(&mut s, me, "r", "sleep\t60");
+    assert_eq!(cmd(&mut s, me, "service.auto_up\tr\t1\talways"), ["service.auto_up\tr\t1\talways"]);
+    assert_eq!(s.processes().len(), 1);
+    // Its exit then restarts it.
+    s.advance_secs(1);
+    s.exit(pid, ExitReason::Exit(0));
+    assert_eq!(s.events(me), [down("r", 1001, pid, "exit\t0", 1), start("r", 1001), up("r", 1001, pid + 1)]);
 }
