@@ -317,7 +317,7 @@ fn a_handle_deleted_after_service_fds_is_missing_at_the_next_start() {
 
 #[test]
 fn handle_exit_earlier_than_the_start_does_not_panic() {
-    // Issue 9, bug 2: `now` before the service's start used to overflow.
+    // Issue 9: a `now` before the service's start used to overflow.
     let (mut s, me) = world();
     cmd(&mut s, me, "service.args\tw\ttrue");
     cmd(&mut s, me, "service.auto_up\tw\t5\talways");

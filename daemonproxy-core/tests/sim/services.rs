@@ -243,7 +243,9 @@ fn start_can_no_longer_be_cancelled_once_the_fork_is_asked_for() {
     let (mut s, me) = world();
     cmd(&mut s, me, "service.args\ts\ttrue");
     s.send(me, "service.start\ts\n");
-    // The timers decide the fork; its result is not in yet.
+    // The timers ask for the fork, and more commands arrive before the
+    // spawn is answered (a driver that answers it later than the drain
+    // order asks): too late to cancel, or to delete.
     let now = s.now();
     s.supervisor_mut().handle_timeout(now);
     s.send(me, "service.start\ts\t-\nservice.delete\ts\n");

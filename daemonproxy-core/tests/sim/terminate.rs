@@ -6,8 +6,8 @@ use daemonproxy_core::supervisor::Step;
 
 #[test]
 fn terminate_from_an_in_process_controller_decides_the_outcome() {
-    // Issue 9, bug 1 (the supervisor's half; the reactor's is tested
-    // with the reactor).
+    // Issue 9: a `terminate` of an in-process controller was lost (this
+    // is the supervisor's half; the reactor's is tested with the reactor).
     let (mut s, me) = world();
     assert_silent(&mut s, me, "terminate\t3");
     let outcome = s.outcome();
