@@ -118,7 +118,8 @@ pub struct Sim {
     written: HashMap<ConnId, Vec<u8>>,
     /// Connections whose writes would block.
     blocked: Vec<ConnId>,
-    fail_paths: HashMap<Vec<u8>, Errno>,
+    fail_paths: HashMap<Vec<u8>, (Option<Step>, Errno)>,
+    stale_sockets: Vec<Vec<u8>>,
     fail_programs: HashMap<Vec<u8>, (ChildStep, Errno)>,
     fail_fork: Option<Errno>,
     fail_pipe: Option<Errno>,
@@ -126,6 +127,8 @@ pub struct Sim {
     log_fd: Option<FdId>,
     exec_on_exit: Vec<u8>,
     outcome: Option<Outcome>,
+    /// What the supervisor did that a driver would not expect.
+    violations: Vec<String>,
 }
 
 impl Default for Sim {
@@ -165,6 +168,7 @@ impl Sim {
             written: HashMap::new(),
             blocked: Vec::new(),
             fail_paths: HashMap::new(),
+            stale_sockets: Vec::new(),
             fail_programs: HashMap::new(),
             fail_fork: None,
             fail_pipe: None,
@@ -172,6 +176,7 @@ impl Sim {
             log_fd: None,
             exec_on_exit: Vec::new(),
             outcome: None,
+            violations: Vec::new(),
         };
         let file = FdKind::File { read: true, write: true, append: false, nonblock: false };
         for (n, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
@@ -236,14 +241,36 @@ impl Sim {
         &self.exec_on_exit
     }
 
+    /// What the supervisor did that a driver would not expect (writing the
+    /// log to a descriptor it did not announce, or to a closed one); empty
+    /// when all is well.
+    pub fn violations(&self) -> &[String] {
+        &self.violations
+    }
+
     /// The outcome decided, if any (taken).
     pub fn outcome(&mut self) -> Option<Outcome> {
         self.outcome.take()
     }
 
-    /// Opening, binding or changing to `path` fails with `errno`.
+    /// Opening, binding or changing to `path` fails with `errno`. (An
+    /// empty path always fails with `ENOENT`, as it does for the system.)
     pub fn fail_path(&mut self, path: &str, errno: i32) {
-        self.fail_paths.insert(path.as_bytes().to_vec(), Errno(errno));
+        self.fail_paths.insert(path.as_bytes().to_vec(), (None, Errno(errno)));
+    }
+
+    /// Like [`Sim::fail_path`], but the action on `path` fails at `step`:
+    /// [`Step::Setsockopt`] or [`Step::Listen`] for `fd.socket`, or
+    /// [`Step::Unlink`] for a file that is not a socket in the way of the
+    /// control socket.
+    pub fn fail_path_at(&mut self, path: &str, step: Step, errno: i32) {
+        self.fail_paths.insert(path.as_bytes().to_vec(), (Some(step), Errno(errno)));
+    }
+
+    /// A socket file left by an earlier daemon lies at `path`: the next
+    /// control socket created there removes it first (and says so).
+    pub fn stale_socket(&mut self, path: &str) {
+        self.stale_sockets.push(path.as_bytes().to_vec());
     }
 
     /// Executing `program` (`argv[0]`) fails with `errno`.
@@ -262,7 +289,9 @@ impl Sim {
         self.fail_fork = errno.map(Errno);
     }
 
-    /// Creating pipes and socket pairs fails with `errno` until cleared.
+    /// Creating pipes and socket pairs fails with `errno` until cleared:
+    /// `fd.pipe`, and the start of a service with a `control.*` handle
+    /// (its connection is a socket pair).
     pub fn fail_pipes(&mut self, errno: Option<i32>) {
         self.fail_pipe = errno.map(Errno);
     }
@@ -338,7 +367,9 @@ impl Sim {
         self.settle();
     }
 
-    /// The log lines written since the last call.
+    /// The log lines written since the last call (to the descriptor of
+    /// [`Sim::log_destination`]: the sim panics if the supervisor writes
+    /// the log anywhere else, or to a descriptor it closed).
     pub fn log(&mut self) -> Vec<String> {
         lines(&std::mem::take(&mut self.log))
     }
@@ -348,10 +379,20 @@ impl Sim {
     /// Process `pid` exits (one round of the loop: its `down`, then the
     /// timers, which decide its restart).
     pub fn exit(&mut self, pid: i32, how: ExitReason) {
+        self.reap(pid, how);
+        self.sup.handle_timeout(self.now);
+        self.settle();
+    }
+
+    /// Process `pid` is reaped, and nothing else happens yet: the first
+    /// half of a round of the loop. Input of the same round goes next (the
+    /// commands a service wrote on its control connection before it
+    /// exited, §2.1), then `advance(Duration::ZERO)` ends the round with
+    /// the timers, which decide the restart. [`Sim::exit`] is both halves
+    /// without input in between.
+    pub fn reap(&mut self, pid: i32, how: ExitReason) {
         self.live.remove(&pid);
         self.sup.handle_exit(pid, how, None, self.now);
-        self.settle();
-        self.sup.handle_timeout(self.now);
         self.settle();
     }
 
@@ -411,8 +452,15 @@ impl Sim {
                 };
                 self.sup.handle_written(conn, written, self.now);
             }
-            while let Some((_, bytes)) = self.sup.poll_log() {
+            while let Some((fd, bytes)) = self.sup.poll_log() {
                 progress = true;
+                // The log must write where it last said it would, to a
+                // descriptor that is still open.
+                if self.log_fd != Some(fd) {
+                    self.violations.push(format!("log written to {fd}, which it did not announce"));
+                } else if !self.fds.contains_key(&fd.get()) {
+                    self.violations.push(format!("log written to closed descriptor {fd}"));
+                }
                 let n = bytes.len();
                 self.log.extend_from_slice(bytes);
                 self.sup.handle_log_written(Some(n), self.now);
@@ -433,8 +481,15 @@ impl Sim {
         n
     }
 
-    fn path_failure(&self, path: &[u8]) -> Option<Errno> {
-        self.fail_paths.get(path).copied()
+    /// How an action on `path` fails, if it does; `step` is where it
+    /// fails unless told otherwise.
+    fn path_failure(&self, path: &[u8], step: Step) -> Option<ActionResult> {
+        let (at, errno) = match self.fail_paths.get(path) {
+            Some(&f) => f,
+            None if path.is_empty() => (None, Errno(libc::ENOENT)),
+            None => return None,
+        };
+        Some(ActionResult::Failed { step: at.unwrap_or(step), errno })
     }
 
     fn execute_next(&mut self) -> bool {
@@ -450,8 +505,8 @@ impl Sim {
     fn execute(&mut self, a: OwnedAction) -> Option<(crate::ids::RequestId, ActionResult)> {
         let failed = |step, errno| ActionResult::Failed { step, errno };
         Some(match a {
-            OwnedAction::Open { req, path } => match self.path_failure(&path) {
-                Some(e) => (req, failed(Step::Open, e)),
+            OwnedAction::Open { req, path } => match self.path_failure(&path, Step::Open) {
+                Some(f) => (req, f),
                 None => (req, ActionResult::Fd(FdId::new(self.new_fd(SimFd::File(path))))),
             },
             OwnedAction::Pipe { req, socket } => match self.fail_pipe {
@@ -462,22 +517,24 @@ impl Sim {
                     (req, ActionResult::Pair(FdId::new(r), FdId::new(w)))
                 }
             },
-            OwnedAction::Socket { req, addr } => match addr.as_deref().and_then(|a| self.path_failure(a)) {
-                Some(e) => (req, failed(Step::Bind, e)),
+            OwnedAction::Socket { req, addr } => match addr.as_deref().and_then(|a| self.path_failure(a, Step::Bind)) {
+                Some(f) => (req, f),
                 None => (req, ActionResult::Fd(FdId::new(self.new_fd(SimFd::Socket(addr))))),
             },
-            OwnedAction::Listen { req, path } => match self.path_failure(&path) {
-                Some(e) => (req, failed(Step::Bind, e)),
+            OwnedAction::Listen { req, path } => match self.path_failure(&path, Step::Bind) {
+                Some(f) => (req, f),
                 None => {
-                    (req, ActionResult::Listener { fd: FdId::new(self.new_fd(SimFd::Listener(path))), replaced: false })
+                    let stale = self.stale_sockets.iter().position(|p| *p == path);
+                    let replaced = stale.map(|i| self.stale_sockets.remove(i)).is_some();
+                    (req, ActionResult::Listener { fd: FdId::new(self.new_fd(SimFd::Listener(path))), replaced })
                 }
             },
             OwnedAction::Unlisten { req, fd } => {
                 self.fds.remove(&fd.get());
                 (req, ActionResult::Done)
             }
-            OwnedAction::Chdir { req, path } => match self.path_failure(&path) {
-                Some(e) => (req, failed(Step::Chdir, e)),
+            OwnedAction::Chdir { req, path } => match self.path_failure(&path, Step::Chdir) {
+                Some(f) => (req, f),
                 None => {
                     self.cwd = path;
                     (req, ActionResult::Done)
@@ -494,11 +551,17 @@ impl Sim {
                 }
             }
             OwnedAction::Spawn { req, argv, fds, control, process } => {
-                if let Some(e) = self.fail_fork {
+                // A control connection's socket pair is made before the fork.
+                let failure = match (control, self.fail_pipe, self.fail_fork) {
+                    (Some(_), Some(e), _) => Some(failed(Step::Socketpair, e)),
+                    (_, _, Some(e)) => Some(failed(Step::Fork, e)),
+                    _ => None,
+                };
+                if let Some(f) = failure {
                     if let Some(c) = control {
                         self.written.remove(&c);
                     }
-                    return Some((req, failed(Step::Fork, e)));
+                    return Some((req, f));
                 }
                 let pid = self.next_pid;
                 self.next_pid += 1;

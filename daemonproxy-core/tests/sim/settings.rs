@@ -1,33 +1,15 @@
-//! Per-service process settings on virtual time: the commands, their
-//! events, statedump lines, pool budgets, what a start is given, and how a
-//! failing step of a start is reported.
+//! Per-service process settings (issue 11): the commands, their events,
+//! statedump lines, pool budgets, what a start is given, and how a failing
+//! step of a start is reported.
 
-use daemonproxy_core::proto::{ExitReason, Resource};
-use daemonproxy_core::sim::Sim;
+use crate::support::*;
+use daemonproxy_core::proto::Resource;
 use daemonproxy_core::supervisor::ChildStep;
-use daemonproxy_core::{ConnId, Options};
-
-fn sim() -> (Sim, ConnId) {
-    let mut s = Sim::new();
-    let me = s.attach();
-    (s, me)
-}
-
-fn cmd(s: &mut Sim, me: ConnId, line: &str) -> Vec<String> {
-    s.send(me, &format!("{line}\n"));
-    s.advance_secs(0);
-    s.supervisor().check_invariants().unwrap();
-    s.events(me)
-}
-
-fn err(msg: &str, line: &str) -> String {
-    let shown = if line.len() >= 30 { format!("{}...", &line[..30]) } else { line.to_owned() };
-    format!("error\t{msg}, for command \"{shown}\"")
-}
+use daemonproxy_core::Options;
 
 #[test]
 fn each_setting_is_echoed_as_stored_and_cleared_without_fields() {
-    let (mut s, me) = sim();
+    let (mut s, me) = world();
     for (line, echo) in [
         ("service.env\tw\tA=1\t-B\tC=", "service.env\tw\tA=1\t-B\tC="),
         ("service.cwd\tw\t/srv/w", "service.cwd\tw\t/srv/w"),
@@ -44,7 +26,7 @@ fn each_setting_is_echoed_as_stored_and_cleared_without_fields() {
 
 #[test]
 fn settings_are_broadcast_like_service_args() {
-    let (mut s, me) = sim();
+    let (mut s, me) = world();
     let other = s.attach();
     cmd(&mut s, me, "service.cwd\tw\t/tmp");
     assert_eq!(s.events(other), ["service.cwd\tw\t/tmp"]);
@@ -52,7 +34,7 @@ fn settings_are_broadcast_like_service_args() {
 
 #[test]
 fn the_commands_create_their_service() {
-    let (mut s, me) = sim();
+    let (mut s, me) = world();
     cmd(&mut s, me, "service.umask\tfresh\t022");
     assert_eq!(
         cmd(&mut s, me, "service.start\tfresh"),
@@ -62,7 +44,7 @@ fn the_commands_create_their_service() {
 
 #[test]
 fn statedump_lists_the_settings_that_are_set_after_the_original_lines() {
-    let (mut s, me) = sim();
+    let (mut s, me) = world();
     cmd(&mut s, me, "service.args\tplain\ttrue");
     cmd(&mut s, me, "service.args\tw\ttrue");
     cmd(&mut s, me, "service.umask\tw\t077");
@@ -87,7 +69,7 @@ fn statedump_lists_the_settings_that_are_set_after_the_original_lines() {
 
 #[test]
 fn bad_arguments_change_nothing() {
-    let (mut s, me) = sim();
+    let (mut s, me) = world();
     cmd(&mut s, me, "service.env\tw\tKEEP=1");
     cmd(&mut s, me, "service.rlimit\tw\tnofile=1:2");
     for (line, msg) in [
@@ -110,7 +92,7 @@ fn bad_arguments_change_nothing() {
 
 #[test]
 fn a_start_is_given_the_settings_of_its_time() {
-    let (mut s, me) = sim();
+    let (mut s, me) = world();
     cmd(&mut s, me, "service.args\tw\tserver");
     cmd(&mut s, me, "service.env\tw\tPORT=8080");
     cmd(&mut s, me, "service.cwd\tw\t/srv");
@@ -135,7 +117,7 @@ fn a_start_is_given_the_settings_of_its_time() {
 
 #[test]
 fn a_failing_step_is_reported_as_the_start_did_it() {
-    let (mut s, me) = sim();
+    let (mut s, me) = world();
     cmd(&mut s, me, "service.args\tw\tserver");
     cmd(&mut s, me, "service.cwd\tw\t/srv/one");
     cmd(&mut s, me, "service.user\tw\t1000\t1001");
@@ -161,8 +143,7 @@ fn a_failing_step_is_reported_as_the_start_did_it() {
 
 #[test]
 fn pools_count_the_settings_against_the_service_object() {
-    let mut s = Sim::with_options(Options::new().service_pool(4, 64));
-    let me = s.attach();
+    let (mut s, me) = world_with(Options::new().service_pool(4, 64));
     let line = format!("service.env\tw\tVAR={}", "x".repeat(60));
     assert_eq!(cmd(&mut s, me, &line), [err("unable to set environment", &line)]);
     let line = format!("service.cwd\tw\t/{}", "d".repeat(60));
