@@ -26,13 +26,13 @@ _daemonproxy() {
         return
     fi
     case $prev in
-    -c|--config|-S|--socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -c|--config|-S|--socket|--notify-socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --exit-guard|-E|--exit-exec|--fd-pool|--service-pool) return ;;
     esac
     if [[ $COMP_CWORD -eq 1 && $cur != -* ]]; then
         COMPREPLY=($(compgen -W "ctl" -- "$cur"))
         return
     fi
-    COMPREPLY=($(compgen -W "-c --config --check -i --interactive -S --socket -D --daemonize --exit-guard -E --exit-exec --fd-pool --service-pool -M --mlockall -v --verbose -q --quiet -h --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "-c --config --check -i --interactive -S --socket -D --daemonize --exit-guard -E --exit-exec --fd-pool --service-pool -M --mlockall --subreaper --notify-socket -v --verbose -q --quiet -h --help --version" -- "$cur"))
 }
 complete -o filenames -F _daemonproxy daemonproxy

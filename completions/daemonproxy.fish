@@ -14,6 +14,8 @@ complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s E -l exit-ex
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l fd-pool -x -d 'Pre-allocate N named handles [of M bytes each, default 96]'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l service-pool -x -d 'Pre-allocate N services [of M bytes each, default 512]'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s M -l mlockall -d 'Call mlockall() after allocating structures'
+complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l subreaper -d 'Adopt orphans of services (child subreaper)'
+complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l notify-socket -r -F -d 'Readiness socket path [default: abstract]'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s v -l verbose -d 'Enable another level of logging output'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s q -l quiet -d 'Suppress another level of logging output'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s h -l help -d 'Quick usage synopsis'

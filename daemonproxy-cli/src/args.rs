@@ -147,6 +147,10 @@ pub enum Setting {
     },
     /// `-M`: mlockall after setup.
     Mlockall,
+    /// `--subreaper`: become the child subreaper.
+    Subreaper,
+    /// `--notify-socket PATH`: the readiness socket's path.
+    NotifySocket(OsString),
     /// `-v`: lower the log filter by one.
     Verbose,
     /// `-q`: raise the log filter by one.
@@ -177,6 +181,10 @@ pub struct Options {
     pub service_pool: Option<(usize, usize)>,
     /// `-M`.
     pub mlockall: bool,
+    /// `--subreaper`.
+    pub subreaper: bool,
+    /// `--notify-socket`: the readiness socket's path, if not abstract.
+    pub notify_socket: Option<OsString>,
     /// The log filter (protocol.md §7.1), clamped to
     /// [`LOG_FILTER_MIN`]..=[`LOG_FILTER_MAX`] at each `-v`/`-q`.
     pub log_filter: i32,
@@ -195,6 +203,8 @@ impl Default for Options {
             fd_pool: None,
             service_pool: None,
             mlockall: false,
+            subreaper: false,
+            notify_socket: None,
             log_filter: LOG_FILTER_DEFAULT,
         }
     }
@@ -214,6 +224,8 @@ impl Options {
             Setting::FdPool { count, size } => self.fd_pool = Some((count, size)),
             Setting::ServicePool { count, size } => self.service_pool = Some((count, size)),
             Setting::Mlockall => self.mlockall = true,
+            Setting::Subreaper => self.subreaper = true,
+            Setting::NotifySocket(path) => self.notify_socket = Some(path),
             Setting::Verbose => self.log_filter = (self.log_filter - 1).max(LOG_FILTER_MIN),
             Setting::Quiet => self.log_filter = (self.log_filter + 1).min(LOG_FILTER_MAX),
         }
@@ -253,6 +265,8 @@ enum Opt {
     FdPool,
     ServicePool,
     Mlockall,
+    Subreaper,
+    NotifySocket,
     Verbose,
     Quiet,
     Help,
@@ -261,7 +275,7 @@ enum Opt {
 
 impl Opt {
     #[cfg(test)]
-    const ALL: [Opt; 14] = [
+    const ALL: [Opt; 16] = [
         Opt::Config,
         Opt::Check,
         Opt::Interactive,
@@ -272,6 +286,8 @@ impl Opt {
         Opt::FdPool,
         Opt::ServicePool,
         Opt::Mlockall,
+        Opt::Subreaper,
+        Opt::NotifySocket,
         Opt::Verbose,
         Opt::Quiet,
         Opt::Help,
@@ -290,6 +306,8 @@ impl Opt {
             Opt::FdPool => "fd-pool",
             Opt::ServicePool => "service-pool",
             Opt::Mlockall => "mlockall",
+            Opt::Subreaper => "subreaper",
+            Opt::NotifySocket => "notify-socket",
             Opt::Verbose => "verbose",
             Opt::Quiet => "quiet",
             Opt::Help => "help",
@@ -415,6 +433,22 @@ pub(crate) fn command() -> Command {
         )
         .short('M'),
         flag(
+            Opt::Subreaper,
+            "Adopt orphans of services (child subreaper)",
+            "Make daemonproxy the child subreaper (PR_SET_CHILD_SUBREAPER): processes that services leave \
+             behind, such as double-forked daemons, are re-parented to daemonproxy instead of init, so they \
+             are reaped, and reported as orphan.exit events to connections that sent conn.extended on.",
+        ),
+        value(
+            Opt::NotifySocket,
+            "PATH",
+            "Readiness socket path [default: abstract]".to_owned(),
+            "Bind the readiness notification socket of service.notify NAME socket (the NOTIFY_SOCKET of \
+             services) at PATH instead of an abstract socket named daemonproxy/notify/PID; a stale socket \
+             there is replaced, and it is removed at exit."
+                .to_owned(),
+        ),
+        flag(
             Opt::Verbose,
             "Enable another level of logging output",
             "Show one more log level: the default shows info and above, -v adds debug, -vv everything. \
@@ -451,7 +485,7 @@ struct OptSpec {
 /// help text; building it at every start-up cost the idle daemon ~24 kB of
 /// stack, so parsing reads this table instead, and a test checks that the
 /// two agree.
-const OPTIONS: [(Opt, Option<char>, bool); 14] = [
+const OPTIONS: [(Opt, Option<char>, bool); 16] = [
     (Opt::Config, Some('c'), true),
     (Opt::Check, None, false),
     (Opt::Interactive, Some('i'), false),
@@ -462,6 +496,8 @@ const OPTIONS: [(Opt, Option<char>, bool); 14] = [
     (Opt::FdPool, None, true),
     (Opt::ServicePool, None, true),
     (Opt::Mlockall, Some('M'), false),
+    (Opt::Subreaper, None, false),
+    (Opt::NotifySocket, None, true),
     (Opt::Verbose, Some('v'), false),
     (Opt::Quiet, Some('q'), false),
     (Opt::Help, Some('h'), false),
@@ -621,6 +657,8 @@ fn interpret(opt: Opt, value: OsString, steps: &mut Vec<Step>) {
             Err(PoolSyntaxError) => return steps.push(fatal(MSG_POOL_SYNTAX.to_owned())),
         },
         Opt::Mlockall => Setting::Mlockall,
+        Opt::Subreaper => Setting::Subreaper,
+        Opt::NotifySocket => Setting::NotifySocket(value),
         Opt::Verbose => Setting::Verbose,
         Opt::Quiet => Setting::Quiet,
         Opt::Help => return steps.push(Step::Help),
@@ -824,6 +862,8 @@ pub fn help_text() -> String {
         let long = arg.get_long().unwrap_or_default();
         let value = arg.get_value_names().and_then(|names| names.first()).map(|name| name.as_str()).unwrap_or_default();
         let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        // The original's 12 columns; a longer name (--notify-socket)
+        // pushes its own line only.
         text.push_str(&format!("  {dash}{short} --{long:<12} {value:<8}  {help}\n"));
     }
     text.push_str("\ncommands:\n");
@@ -1294,6 +1334,8 @@ options:
      --fd-pool      N[xM]     Pre-allocate N named handles [of M bytes each, default 96]
      --service-pool N[xM]     Pre-allocate N services [of M bytes each, default 512]
   -M --mlockall               Call mlockall() after allocating structures
+     --subreaper              Adopt orphans of services (child subreaper)
+     --notify-socket PATH      Readiness socket path [default: abstract]
   -v --verbose                Enable another level of logging output
   -q --quiet                  Suppress another level of logging output
   -h --help                   Quick usage synopsis
@@ -1321,7 +1363,7 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
         assert_eq!(lines[lines.len() - 2], "", "ends with an empty line");
         assert_eq!(lines[lines.len() - 1], "");
         let options = &lines[2..lines.len() - 2];
-        assert_eq!(options.len(), 14);
+        assert_eq!(options.len(), 16);
         let longs = [
             "config",
             "check",
@@ -1333,22 +1375,27 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
             "fd-pool",
             "service-pool",
             "mlockall",
+            "subreaper",
+            "notify-socket",
             "verbose",
             "quiet",
             "help",
             "version",
         ];
-        let shorts = ["-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "-M", "-v", "-q", "-h", "  "];
-        let values = ["FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "", "", "", "", ""];
+        let shorts = ["-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "-M", "  ", "  ", "-v", "-q", "-h", "  "];
+        let values =
+            ["FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "", "", "PATH", "", "", "", ""];
         for (i, line) in options.iter().enumerate() {
+            // The original's 12 columns, or the name's own length.
+            let w = longs[i].len().max(12);
             assert_eq!(&line[0..2], "  ", "{line}");
             assert_eq!(&line[2..4], shorts[i], "{line}");
             assert_eq!(&line[4..7], " --", "{line}");
-            assert_eq!(line[7..19].trim_end(), longs[i], "{line}");
-            assert_eq!(&line[19..20], " ", "{line}");
-            assert_eq!(line[20..28].trim_end(), values[i], "{line}");
-            assert_eq!(&line[28..30], "  ", "{line}");
-            assert!(!line[30..].starts_with(' ') && line.len() > 31, "{line}");
+            assert_eq!(line[7..7 + w].trim_end(), longs[i], "{line}");
+            assert_eq!(&line[7 + w..8 + w], " ", "{line}");
+            assert_eq!(line[8 + w..16 + w].trim_end(), values[i], "{line}");
+            assert_eq!(&line[16 + w..18 + w], "  ", "{line}");
+            assert!(!line[18 + w..].starts_with(' ') && line.len() > 19 + w, "{line}");
         }
     }
 

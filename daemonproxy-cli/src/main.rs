@@ -205,7 +205,11 @@ fn start(cli: &mut Cli, pid1: bool) {
         .log_filter(level_from(o.log_filter))
         .terminate_guard(o.exit_guard)
         .exec_on_exit(o.exit_exec.clone())
-        .register_inherited(true);
+        .register_inherited(true)
+        .subreaper(o.subreaper);
+    if let Some(path) = &o.notify_socket {
+        core_opts = core_opts.notify_socket(OsStr::as_bytes(path));
+    }
     if let Some((n, m)) = o.fd_pool {
         core_opts = core_opts.fd_pool(n, m);
     }

@@ -27,7 +27,7 @@
 use crate::error::Outcome;
 use crate::ids::{ConnId, FdId};
 use crate::options::Options;
-use crate::proto::{ExitReason, Name, Signal};
+use crate::proto::{ExitReason, Name, NotifyMode, Signal};
 use crate::supervisor::{
     Action, ActionResult, ChildStep, ConnKind, Errno, FdKind, FdSource, ProcessSettings, Step, Supervisor, Written,
 };
@@ -69,6 +69,10 @@ pub struct SimProcess {
     pub rlimits: Vec<u8>,
     /// Its umask, if set.
     pub umask: Option<u16>,
+    /// How it reports readiness, if it does.
+    pub notify: Option<NotifyMode>,
+    /// Whether it gets `LISTEN_PID`.
+    pub listen_pid: bool,
     /// Its descriptors 0..N: the pretend descriptor each got, `None` for
     /// closed slots and for its control connection.
     pub fds: Vec<Option<u32>>,
@@ -85,6 +89,8 @@ impl SimProcess {
             user: None,
             rlimits: Vec::new(),
             umask: None,
+            notify: None,
+            listen_pid: false,
             fds: Vec::new(),
             control: None,
         }
@@ -396,6 +402,15 @@ impl Sim {
         self.settle();
     }
 
+    /// Process `pid` exits having used `usage` (one round of the loop).
+    pub fn exit_with_usage(&mut self, pid: i32, how: ExitReason, usage: crate::supervisor::Usage) {
+        self.live.remove(&pid);
+        self.sup.handle_exit(pid, how, Some(usage), self.now);
+        self.settle();
+        self.sup.handle_timeout(self.now);
+        self.settle();
+    }
+
     /// A signal reaches the daemon (one round of the loop).
     pub fn signal(&mut self, sig: Signal) {
         self.sup.handle_signal(sig, self.now);
@@ -683,7 +698,11 @@ impl From<Action<'_>> for OwnedAction {
                 argv: s.argv.to_vec(),
                 fds: s.fds.to_vec(),
                 control: s.control.map(|c| c.conn),
-                process: SimProcess::with_settings(&s.process),
+                process: SimProcess {
+                    notify: s.notify,
+                    listen_pid: s.listen_pid,
+                    ..SimProcess::with_settings(&s.process)
+                },
             },
             Action::SpawnAborting { req } => OwnedAction::SpawnAborting { req },
             Action::Close { fd } => OwnedAction::Close { fd },

@@ -63,7 +63,7 @@ fn p(path: &Path) -> String {
 
 /// The option table of §12.3 (short, long, argument, description), with
 /// this project's `--check`.
-const HELP_OPTIONS: [(&str, &str, &str, &str); 14] = [
+const HELP_OPTIONS: [(&str, &str, &str, &str); 16] = [
     ("-c", "config", "FILENAME", "Read command stream from FILENAME at startup"),
     ("", "check", "", "Check the -c file for mistakes, run nothing, exit"),
     ("-i", "interactive", "", "Use STDIN+STDOUT as a controller communication pipe"),
@@ -74,6 +74,8 @@ const HELP_OPTIONS: [(&str, &str, &str, &str); 14] = [
     ("", "fd-pool", "N[xM]", "Pre-allocate N named handles [of M bytes each]"),
     ("", "service-pool", "N[xM]", "Pre-allocate N services [of M bytes each]"),
     ("-M", "mlockall", "", "Call mlockall() after allocating structures"),
+    ("", "subreaper", "", "Adopt orphans of services (child subreaper)"),
+    ("", "notify-socket", "PATH", "Readiness socket path [default: abstract]"),
     ("-v", "verbose", "", "Enable another level of logging output"),
     ("-q", "quiet", "", "Suppress another level of logging output"),
     ("-h", "help", "", "Quick usage synopsis"),

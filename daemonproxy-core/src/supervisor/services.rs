@@ -480,6 +480,10 @@ impl Supervisor {
             self.request_start(key, now, now);
         }
         self.keys = keys;
+        // The services it triggers are forked before connections hear of
+        // the signal, as in the original's loop (state machines, then
+        // controllers): `start`, `up`, then `signal`.
+        self.start_due(now);
         self.deliver_signals_to_all(now);
     }
 }

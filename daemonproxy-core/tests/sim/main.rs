@@ -9,6 +9,7 @@ mod connections;
 mod handles;
 mod lifecycle;
 mod logging;
+mod readiness;
 mod services;
 mod settings;
 mod terminate;
