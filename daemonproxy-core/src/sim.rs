@@ -591,7 +591,7 @@ impl Sim {
                 if let Some(c) = control {
                     self.written.entry(c).or_default();
                 }
-                self.live.insert(pid, SimProcess { argv, fds: plan, control, ..process });
+                self.live.insert(pid, SimProcess { argv, fds: plan, control, ..*process });
                 match self.fail_programs.get(&prog) {
                     Some(&(step, errno)) => (req, ActionResult::ChildFailed { pid, step, errno }),
                     None => (req, ActionResult::Spawned { pid }),
@@ -664,7 +664,7 @@ enum OwnedAction {
         argv: Vec<u8>,
         fds: Vec<FdSource>,
         control: Option<ConnId>,
-        process: SimProcess,
+        process: Box<SimProcess>,
     },
     SpawnAborting {
         req: crate::ids::RequestId,
