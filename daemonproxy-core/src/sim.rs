@@ -698,11 +698,11 @@ impl From<Action<'_>> for OwnedAction {
                 argv: s.argv.to_vec(),
                 fds: s.fds.to_vec(),
                 control: s.control.map(|c| c.conn),
-                process: SimProcess {
+                process: Box::new(SimProcess {
                     notify: s.notify,
                     listen_pid: s.listen_pid,
                     ..SimProcess::with_settings(&s.process)
-                },
+                }),
             },
             Action::SpawnAborting { req } => OwnedAction::SpawnAborting { req },
             Action::Close { fd } => OwnedAction::Close { fd },
