@@ -13,6 +13,7 @@ complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l exit-guard -
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s E -l exit-exec -x -d 'exec() args in any trappable exit scenario'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l fd-pool -x -d 'Pre-allocate N named handles [of M bytes each, default 96]'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l service-pool -x -d 'Pre-allocate N services [of M bytes each, default 512]'
+complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l max-connections -x -d 'Serve at most N control socket clients [default 1000]'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s M -l mlockall -d 'Call mlockall() after allocating structures'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l subreaper -d 'Adopt orphans of services (child subreaper)'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l notify-socket -r -F -d 'Readiness socket path [default: abstract]'

@@ -77,6 +77,7 @@ const MSG_GUARD: &str = "Terminate guard must be an integer";
 const MSG_EXEC_TOO_LONG: &str = "exec-on-exit arguments exceed buffer size";
 const MSG_REQUIRE: &str = "require -i or -c or -S";
 const MSG_CHECK_REQUIRES: &str = "--check requires -c FILENAME";
+const MSG_MAX_CONNECTIONS: &str = "Max connections must be a positive integer";
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +148,8 @@ pub enum Setting {
     },
     /// `-M`: mlockall after setup.
     Mlockall,
+    /// `--max-connections N`: at most N control-socket clients (N ≥ 1).
+    MaxConnections(usize),
     /// `--subreaper`: become the child subreaper.
     Subreaper,
     /// `--notify-socket PATH`: the readiness socket's path.
@@ -181,6 +184,8 @@ pub struct Options {
     pub service_pool: Option<(usize, usize)>,
     /// `-M`.
     pub mlockall: bool,
+    /// `--max-connections`: the control-socket client limit.
+    pub max_connections: usize,
     /// `--subreaper`.
     pub subreaper: bool,
     /// `--notify-socket`: the readiness socket's path, if not abstract.
@@ -203,6 +208,7 @@ impl Default for Options {
             fd_pool: None,
             service_pool: None,
             mlockall: false,
+            max_connections: daemonproxy_core::Options::DEFAULT_MAX_CONNECTIONS,
             subreaper: false,
             notify_socket: None,
             log_filter: LOG_FILTER_DEFAULT,
@@ -224,6 +230,7 @@ impl Options {
             Setting::FdPool { count, size } => self.fd_pool = Some((count, size)),
             Setting::ServicePool { count, size } => self.service_pool = Some((count, size)),
             Setting::Mlockall => self.mlockall = true,
+            Setting::MaxConnections(n) => self.max_connections = n,
             Setting::Subreaper => self.subreaper = true,
             Setting::NotifySocket(path) => self.notify_socket = Some(path),
             Setting::Verbose => self.log_filter = (self.log_filter - 1).max(LOG_FILTER_MIN),
@@ -264,6 +271,7 @@ enum Opt {
     ExitExec,
     FdPool,
     ServicePool,
+    MaxConnections,
     Mlockall,
     Subreaper,
     NotifySocket,
@@ -275,7 +283,7 @@ enum Opt {
 
 impl Opt {
     #[cfg(test)]
-    const ALL: [Opt; 16] = [
+    const ALL: [Opt; 17] = [
         Opt::Config,
         Opt::Check,
         Opt::Interactive,
@@ -285,6 +293,7 @@ impl Opt {
         Opt::ExitExec,
         Opt::FdPool,
         Opt::ServicePool,
+        Opt::MaxConnections,
         Opt::Mlockall,
         Opt::Subreaper,
         Opt::NotifySocket,
@@ -305,6 +314,7 @@ impl Opt {
             Opt::ExitExec => "exit-exec",
             Opt::FdPool => "fd-pool",
             Opt::ServicePool => "service-pool",
+            Opt::MaxConnections => "max-connections",
             Opt::Mlockall => "mlockall",
             Opt::Subreaper => "subreaper",
             Opt::NotifySocket => "notify-socket",
@@ -425,6 +435,20 @@ pub(crate) fn command() -> Command {
                  arguments, tags, descriptors and triggers together."
             ),
         ),
+        value(
+            Opt::MaxConnections,
+            "N",
+            format!(
+                "Serve at most N control socket clients [default {}]",
+                daemonproxy_core::Options::DEFAULT_MAX_CONNECTIONS
+            ),
+            format!(
+                "Serve at most N (at least 1, default {}) control socket clients at once; a client beyond them \
+                 is accepted and closed at once, logged once per spell. Service connections, -i and -c do not \
+                 count.",
+                daemonproxy_core::Options::DEFAULT_MAX_CONNECTIONS
+            ),
+        ),
         flag(
             Opt::Mlockall,
             "Call mlockall() after allocating structures",
@@ -485,7 +509,7 @@ struct OptSpec {
 /// help text; building it at every start-up cost the idle daemon ~24 kB of
 /// stack, so parsing reads this table instead, and a test checks that the
 /// two agree.
-const OPTIONS: [(Opt, Option<char>, bool); 16] = [
+const OPTIONS: [(Opt, Option<char>, bool); 17] = [
     (Opt::Config, Some('c'), true),
     (Opt::Check, None, false),
     (Opt::Interactive, Some('i'), false),
@@ -495,6 +519,7 @@ const OPTIONS: [(Opt, Option<char>, bool); 16] = [
     (Opt::ExitExec, Some('E'), true),
     (Opt::FdPool, None, true),
     (Opt::ServicePool, None, true),
+    (Opt::MaxConnections, None, true),
     (Opt::Mlockall, Some('M'), false),
     (Opt::Subreaper, None, false),
     (Opt::NotifySocket, None, true),
@@ -657,6 +682,10 @@ fn interpret(opt: Opt, value: OsString, steps: &mut Vec<Step>) {
             Err(PoolSyntaxError) => return steps.push(fatal(MSG_POOL_SYNTAX.to_owned())),
         },
         Opt::Mlockall => Setting::Mlockall,
+        Opt::MaxConnections => match strtol(value.as_bytes()).and_then(|n| usize::try_from(n).ok()) {
+            Some(n) if n > 0 => Setting::MaxConnections(n),
+            _ => return steps.push(fatal(MSG_MAX_CONNECTIONS.to_owned())),
+        },
         Opt::Subreaper => Setting::Subreaper,
         Opt::NotifySocket => Setting::NotifySocket(value),
         Opt::Verbose => Setting::Verbose,
@@ -1007,6 +1036,7 @@ mod tests {
             (&["-E", ""], vec![set(Setting::ExitExec(Vec::new()))]),
             (&["--fd-pool", "10x64"], vec![set(Setting::FdPool { count: 10, size: 64 })]),
             (&["--service-pool", "10x100"], vec![set(Setting::ServicePool { count: 10, size: 100 })]),
+            (&["--max-connections", "50"], vec![set(Setting::MaxConnections(50))]),
             (&["-M"], vec![set(Setting::Mlockall)]),
             (&["--mlockall"], vec![set(Setting::Mlockall)]),
             (&["-v"], vec![set(Setting::Verbose)]),
@@ -1148,6 +1178,20 @@ mod tests {
             };
             assert_eq!(steps(&["--exit-guard", arg]), vec![want], "arg {arg:?}");
         }
+    }
+
+    #[test]
+    fn max_connections_is_a_positive_integer() {
+        let mut o = Options::default();
+        assert_eq!(o.max_connections, daemonproxy_core::Options::DEFAULT_MAX_CONNECTIONS);
+        o.apply(Setting::MaxConnections(3));
+        assert_eq!(o.max_connections, 3);
+        assert_eq!(steps(&["--max-connections", " +7"]), vec![set(Setting::MaxConnections(7))]);
+        for bad in ["0", "-1", "", "x", "5k"] {
+            let want = vec![err("Max connections must be a positive integer")];
+            assert_eq!(steps(&["--max-connections", bad]), want, "arg {bad:?}");
+        }
+        assert_eq!(steps(&["--max-connections"]), vec![err("Missing argument for --max-connections")]);
     }
 
     #[test]
@@ -1333,6 +1377,7 @@ options:
   -E --exit-exec    TSV_ARGS  exec() args in any trappable exit scenario
      --fd-pool      N[xM]     Pre-allocate N named handles [of M bytes each, default 96]
      --service-pool N[xM]     Pre-allocate N services [of M bytes each, default 512]
+     --max-connections N         Serve at most N control socket clients [default 1000]
   -M --mlockall               Call mlockall() after allocating structures
      --subreaper              Adopt orphans of services (child subreaper)
      --notify-socket PATH      Readiness socket path [default: abstract]
@@ -1363,7 +1408,7 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
         assert_eq!(lines[lines.len() - 2], "", "ends with an empty line");
         assert_eq!(lines[lines.len() - 1], "");
         let options = &lines[2..lines.len() - 2];
-        assert_eq!(options.len(), 16);
+        assert_eq!(options.len(), 17);
         let longs = [
             "config",
             "check",
@@ -1374,6 +1419,7 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
             "exit-exec",
             "fd-pool",
             "service-pool",
+            "max-connections",
             "mlockall",
             "subreaper",
             "notify-socket",
@@ -1382,9 +1428,12 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
             "help",
             "version",
         ];
-        let shorts = ["-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "-M", "  ", "  ", "-v", "-q", "-h", "  "];
-        let values =
-            ["FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "", "", "PATH", "", "", "", ""];
+        let shorts =
+            ["-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "  ", "-M", "  ", "  ", "-v", "-q", "-h", "  "];
+        let values = [
+            "FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "N", "", "", "PATH", "", "", "",
+            "",
+        ];
         for (i, line) in options.iter().enumerate() {
             // The original's 12 columns, or the name's own length.
             let w = longs[i].len().max(12);

@@ -206,7 +206,8 @@ fn start(cli: &mut Cli, pid1: bool) {
         .terminate_guard(o.exit_guard)
         .exec_on_exit(o.exit_exec.clone())
         .register_inherited(true)
-        .subreaper(o.subreaper);
+        .subreaper(o.subreaper)
+        .max_connections(o.max_connections);
     if let Some(path) = &o.notify_socket {
         core_opts = core_opts.notify_socket(OsStr::as_bytes(path));
     }

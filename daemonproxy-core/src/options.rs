@@ -22,6 +22,7 @@ pub struct Options {
     pub(crate) register_inherited: bool,
     pub(crate) subreaper: bool,
     pub(crate) notify_path: Option<Vec<u8>>,
+    pub(crate) max_connections: usize,
 }
 
 impl Default for Options {
@@ -35,14 +36,24 @@ impl Default for Options {
             register_inherited: false,
             subreaper: false,
             notify_path: None,
+            max_connections: Options::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
 impl Options {
+    /// Control-socket clients admitted at once unless
+    /// [`Options::max_connections`] says otherwise. Each costs up to
+    /// ~68 KiB at worst (a full 64 KiB output buffer and a 4 KiB input
+    /// buffer), so the default bounds them to ~68 MB; it is also about as
+    /// many as the usual descriptor limit (1024) lets the daemon hold. The
+    /// original admitted two controllers in all.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
     /// The defaults: log filter `debug` (so `info` and above are written),
     /// no pools, no terminate guard, no exec-on-exit, inherited descriptors
-    /// not registered.
+    /// not registered, at most [`Options::DEFAULT_MAX_CONNECTIONS`]
+    /// control-socket clients.
     pub fn new() -> Options {
         Options::default()
     }
@@ -63,7 +74,10 @@ impl Options {
 
     /// At most `count` services, each with `size` bytes for its settings
     /// (`--service-pool COUNTxSIZE`). Memory is reserved up front, and the
-    /// steady state (commands, starts, exits, events) does not allocate.
+    /// steady state (commands, starts, exits, events) does not allocate,
+    /// as long as no controller is sent more than 2 KiB at a time (a
+    /// larger burst, a statedump say, grows its output buffer while it
+    /// lasts).
     pub fn service_pool(mut self, count: usize, size: usize) -> Options {
         self.service_pool = Some((count, size));
         self
@@ -105,6 +119,15 @@ impl Options {
     /// dropped.
     pub fn notify_socket(mut self, path: impl Into<Vec<u8>>) -> Options {
         self.notify_path = Some(path.into());
+        self
+    }
+
+    /// At most `count` control-socket clients at once (`--max-connections`):
+    /// a client beyond them is accepted and closed at once, and the refusals
+    /// are logged once per spell. 0 refuses every client. Service
+    /// connections and in-process controllers do not count.
+    pub fn max_connections(mut self, count: usize) -> Options {
+        self.max_connections = count;
         self
     }
 

@@ -325,6 +325,18 @@ impl Sim {
         id
     }
 
+    /// A client connects to the control socket: admitted as a
+    /// [`ConnKind::Socket`] connection whose output the sim receives, or
+    /// refused (`None`) beyond the connection limit.
+    pub fn accept(&mut self) -> Option<ConnId> {
+        let id = self.sup.accept_connection(self.now);
+        if let Some(id) = id {
+            self.written.entry(id).or_default();
+        }
+        self.settle();
+        id
+    }
+
     /// Sends text to a connection; returns how many bytes it took.
     pub fn send(&mut self, conn: ConnId, text: &str) -> usize {
         self.send_bytes(conn, text.as_bytes())

@@ -63,7 +63,7 @@ fn p(path: &Path) -> String {
 
 /// The option table of §12.3 (short, long, argument, description), with
 /// this project's `--check`.
-const HELP_OPTIONS: [(&str, &str, &str, &str); 16] = [
+const HELP_OPTIONS: [(&str, &str, &str, &str); 17] = [
     ("-c", "config", "FILENAME", "Read command stream from FILENAME at startup"),
     ("", "check", "", "Check the -c file for mistakes, run nothing, exit"),
     ("-i", "interactive", "", "Use STDIN+STDOUT as a controller communication pipe"),
@@ -73,6 +73,7 @@ const HELP_OPTIONS: [(&str, &str, &str, &str); 16] = [
     ("-E", "exit-exec", "TSV_ARGS", "exec() args in any trappable exit scenario"),
     ("", "fd-pool", "N[xM]", "Pre-allocate N named handles [of M bytes each]"),
     ("", "service-pool", "N[xM]", "Pre-allocate N services [of M bytes each]"),
+    ("", "max-connections", "N", "Serve at most N control socket clients [default 1000]"),
     ("-M", "mlockall", "", "Call mlockall() after allocating structures"),
     ("", "subreaper", "", "Adopt orphans of services (child subreaper)"),
     ("", "notify-socket", "PATH", "Readiness socket path [default: abstract]"),

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod abuse;
 mod check;
 mod cli;
 mod commands;

@@ -63,8 +63,11 @@ pub fn sessions(lines: &[String]) -> Vec<i32> {
 
 /// The log of a finished daemon: `info: daemonproxy exiting` came, and
 /// only the handler (which sent `terminate` and waits for the connection
-/// to close) was still running then.
+/// to close) was still running then. The log is read to its end first
+/// (every process that shares it has ended), since the reader may lag
+/// behind the daemon's exit.
 pub fn assert_exit_log(d: &Daemon) {
+    d.log.rest_until_eof();
     let log = d.log.seen.lock().unwrap().clone();
     assert!(log.iter().any(|l| l == "info: daemonproxy exiting"), "{log:#?}");
     let running: Vec<&String> = log.iter().filter(|l| l.contains(" running as pid ")).collect();

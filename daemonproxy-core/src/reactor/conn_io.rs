@@ -10,7 +10,7 @@ use crate::supervisor::Written;
 use crate::sys;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 /// Where a custom front-end's output goes: takes bytes, says how many it
 /// took (or that it would block, or that the reader is gone).
@@ -27,6 +27,9 @@ pub(crate) struct ConnIo {
     pub output: Option<RawFd>,
     /// Sockets: receive descriptors, send without SIGPIPE.
     socket: bool,
+    /// A FIFO opened by path: until a writer opens it, a read says 0 bytes
+    /// without it being the end.
+    fifo: bool,
     /// Input readiness not yet consumed (edge-triggered polling), or an
     /// input that cannot be polled.
     pub in_ready: bool,
@@ -61,6 +64,7 @@ impl ConnIo {
             input: None,
             output: None,
             socket: false,
+            fifo: false,
             in_ready: false,
             always_ready: false,
             writer: None,
@@ -83,10 +87,13 @@ impl ConnIo {
         ConnIo { _owned: Some(fd), input: Some(raw), output: Some(raw), socket: true, in_ready: true, ..ConnIo::none() }
     }
 
-    /// A file read for commands only.
+    /// A file read for commands only. A FIFO ends when its writers have
+    /// come and gone, not while none has opened it yet (the original's
+    /// blocking open waited for one; here the loop goes on meanwhile).
     pub fn file(fd: OwnedFd) -> ConnIo {
         let raw = fd.as_raw_fd();
-        ConnIo { _owned: Some(fd), input: Some(raw), in_ready: true, ..ConnIo::none() }
+        let fifo = sys::fd::is_fifo(fd.as_fd());
+        ConnIo { _owned: Some(fd), input: Some(raw), fifo, in_ready: true, ..ConnIo::none() }
     }
 
     /// Reads into `buf`; descriptors received with the bytes go to `fds`.
@@ -99,6 +106,7 @@ impl ConnIo {
                 sys::fd::read(sys::raw::borrow(fd), buf)
             };
             return match r {
+                Ok(0) if self.fifo && !sys::fd::hung_up(sys::raw::borrow(fd)) => Ok(Read::WouldBlock),
                 Ok(0) => Ok(Read::Eof),
                 Ok(n) => Ok(Read::Data(n)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -109,10 +109,13 @@ impl Reactor {
         }
     }
 
-    /// Stops accepting on the control socket.
+    /// Stops accepting on the control socket, and gives back the spare
+    /// descriptor kept for it.
     pub(super) fn unwatch_listener(&mut self) {
         if let Some(old) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut SourceFd(&old));
         }
+        self.spare = None;
+        self.accept_retry = None;
     }
 }

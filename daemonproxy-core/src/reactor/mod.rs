@@ -49,6 +49,15 @@ const NOTIFY: Token = Token(usize::MAX - 5);
 /// Longest sleep of the loop (protocol.md §1).
 const MAX_SLEEP: Duration = Duration::from_secs(200);
 
+/// Connections closed before the heap is trimmed: the buffers of a burst
+/// of clients are freed in between the long-lived allocations, where the
+/// allocator keeps them resident unless asked to give them back.
+const TRIM_AFTER_CLOSES: u32 = 64;
+
+/// How soon accepting is tried again after it failed for lack of
+/// descriptors with no spare to refuse the client with.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 /// Reads per connection per round, so one busy connection cannot starve
 /// the others.
 const READS_PER_ROUND: usize = 16;
@@ -109,6 +118,13 @@ pub struct Reactor {
     /// The registered control socket.
     listener: Option<RawFd>,
     listener_ready: bool,
+    /// A descriptor (/dev/null) kept in reserve while there is a control
+    /// socket, to accept and refuse a client when descriptors run out.
+    spare: Option<OwnedFd>,
+    /// When to try accepting again, after it failed without a spare.
+    accept_retry: Option<Time>,
+    /// Connections closed since the heap was last trimmed.
+    closed_since_trim: u32,
     /// The log destination, and whether it is registered with the poll.
     log_fd: Option<(FdId, bool)>,
     fatal_woken: bool,
@@ -191,6 +207,9 @@ impl Reactor {
             subreaper: false,
             listener: None,
             listener_ready: false,
+            spare: None,
+            accept_retry: None,
+            closed_since_trim: 0,
             log_fd: None,
             fatal_woken: false,
             signals_ready: false,
@@ -289,6 +308,7 @@ impl Reactor {
         for fd in [io.input, io.output].into_iter().flatten() {
             let _ = registry.deregister(&mut SourceFd(&fd));
         }
+        self.closed_since_trim += 1;
     }
 
     /// Attaches an in-process controller: feed it lines with
@@ -390,7 +410,7 @@ impl Reactor {
         if self.busy() {
             return Some(Duration::ZERO);
         }
-        let due = [self.sup.poll_timeout(), self.children.deadline()].into_iter().flatten().min()?;
+        let due = [self.sup.poll_timeout(), self.children.deadline(), self.accept_retry].into_iter().flatten().min()?;
         Some(due - now)
     }
 
@@ -485,6 +505,10 @@ impl Reactor {
         if self.outcome.is_some() {
             return;
         }
+        if self.accept_retry.is_some_and(|t| t <= now) {
+            self.accept_retry = None;
+            self.listener_ready = true;
+        }
         self.read_readiness(now);
         if std::mem::take(&mut self.listener_ready) {
             self.accept(now);
@@ -503,6 +527,10 @@ impl Reactor {
         if self.outcome.is_none() {
             self.sup.handle_timeout(now);
             self.drain(now);
+        }
+        if self.closed_since_trim >= TRIM_AFTER_CLOSES {
+            self.closed_since_trim = 0;
+            sys::raw::trim_heap();
         }
     }
 
@@ -597,19 +625,57 @@ impl Reactor {
         }
     }
 
-    /// Accepts every pending control-socket connection.
+    /// Accepts every pending control-socket connection (the poll reports
+    /// the listener once per burst of arrivals: stopping early would strand
+    /// the rest). The supervisor admits each client or refuses it (the
+    /// connection limit), and is told when descriptors run out: then the
+    /// spare descriptor makes room to take the next client off the queue
+    /// and close it, so the queue keeps draining and every later client
+    /// finds out at once instead of hanging; without a spare, accepting is
+    /// retried after [`ACCEPT_RETRY`].
     fn accept(&mut self, now: Time) {
-        loop {
-            let Some(listener) = self.listener else { return };
+        if self.spare.is_none() {
+            self.spare = sys::fd::open_dev_null().ok();
+        }
+        while let Some(listener) = self.listener {
             match sys::fd::accept(sys::raw::borrow(listener)) {
-                Ok(fd) => {
-                    self.add_conn(ConnKind::Socket, ConnIo::socket(fd));
+                Ok(fd) => match self.sup.accept_connection(now) {
+                    Some(id) => {
+                        self.set_io(id, ConnIo::socket(fd));
+                        self.drain(now);
+                    }
+                    // Refused: closing it tells the client.
+                    None => drop(fd),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e)
+                    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)) =>
+                {
+                    let refused = self.refuse_with_spare(listener);
+                    self.sup.handle_accept_failed(Errno(e.raw_os_error().unwrap_or(libc::EMFILE)), refused);
+                    if !refused {
+                        self.accept_retry = Some(now + ACCEPT_RETRY);
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The client gave up before it was accepted: the next one.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNABORTED | libc::EPROTO)) => {}
                 Err(_) => break,
             }
         }
         self.drain(now);
+    }
+
+    /// Out of descriptors: closes the spare to accept the next pending
+    /// client in its place, closes that connection at once and takes the
+    /// spare back. Whether a client was refused so.
+    fn refuse_with_spare(&mut self, listener: RawFd) -> bool {
+        if self.spare.take().is_none() {
+            return false;
+        }
+        let refused = sys::fd::accept(sys::raw::borrow(listener)).is_ok();
+        self.spare = sys::fd::open_dev_null().ok();
+        refused
     }
 
     /// Runs the callbacks of the embedding program's ready descriptors.

@@ -19,6 +19,14 @@ use std::time::Duration;
 /// protocol.md §4.6) so that many replies go out in one write.
 pub const OUT_CAPACITY: usize = 64 * 1024;
 
+/// Capacity a drained output buffer keeps (the size of the original's
+/// whole buffer): room for the replies and events of a small controller,
+/// which then never allocates again (with pools set, the steady state
+/// does not allocate). What a burst (a statedump, a flood of broadcasts)
+/// grew beyond it is given back once the burst is out, so an idle client
+/// costs this much rather than its high-water mark.
+pub const OUT_KEEP: usize = 2048;
+
 /// A command (and each statedump step) runs only with this much room free.
 pub const STEP_ROOM: usize = 1024;
 
@@ -200,8 +208,7 @@ impl Conn {
         self.blocked_since = None;
         self.warned = false;
         if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
+            self.drained();
             if self.overflow {
                 self.overflow = false;
                 self.out.extend_from_slice(b"overflow\n");
@@ -219,7 +226,7 @@ impl Conn {
     /// keep being executed (protocol.md §4.5).
     pub fn output_closed(&mut self) {
         self.events = false;
-        self.out.clear();
+        self.out = Vec::new();
         self.out_pos = 0;
         self.blocked_since = None;
         self.write_blocked = false;
@@ -229,11 +236,20 @@ impl Conn {
     /// overflow state with an `overflow` line as a write would.
     pub fn take_output(&mut self, into: &mut Vec<u8>) {
         into.extend_from_slice(self.pending());
-        self.out.clear();
-        self.out_pos = 0;
+        self.drained();
         if self.overflow {
             self.overflow = false;
             into.extend_from_slice(b"overflow\n");
+        }
+    }
+
+    /// Everything queued is out: empties the buffer and, unless a statedump
+    /// is still filling it, gives back what it grew beyond [`OUT_KEEP`].
+    fn drained(&mut self) {
+        self.out.clear();
+        self.out_pos = 0;
+        if self.dump.is_none() && self.out.capacity() > OUT_KEEP {
+            self.out.shrink_to(OUT_KEEP);
         }
     }
 
@@ -251,5 +267,57 @@ impl Conn {
     pub fn finished(&self) -> bool {
         let dead = !self.reads && !self.events && self.kind != ConnKind::Config;
         dead || (self.closing && !self.waiting && (self.queued() == 0 || !self.events))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn burst(c: &mut Conn, bytes: usize) {
+        let line = [b"x".repeat(999), b"\n".to_vec()].concat();
+        for _ in 0..bytes / line.len() {
+            assert!(c.queue(&line));
+        }
+    }
+
+    #[test]
+    fn a_drained_buffer_gives_back_what_a_burst_grew() {
+        let mut c = Conn::new(ConnKind::Socket, true, true);
+        burst(&mut c, 40_000);
+        assert!(c.out.capacity() >= 40_000);
+        // Partly written: the rest waits in place.
+        c.written(20_000);
+        assert!(c.out.capacity() >= 40_000);
+        c.written(c.queued());
+        assert_eq!(c.out.capacity(), OUT_KEEP);
+        // Small output fits the capacity kept: no allocation again.
+        let kept = c.out.as_ptr();
+        for _ in 0..100 {
+            assert!(c.queue(b"service.state\tw\tup\n"));
+            c.written(c.queued());
+        }
+        assert_eq!((c.out.as_ptr(), c.out.capacity()), (kept, OUT_KEEP));
+        // In-process controllers' output is taken, not written: the same.
+        burst(&mut c, 10_000);
+        c.take_output(&mut Vec::new());
+        assert_eq!(c.out.capacity(), OUT_KEEP);
+        // Once the reader is gone, nothing is kept.
+        burst(&mut c, 10_000);
+        c.output_closed();
+        assert_eq!(c.out.capacity(), 0);
+    }
+
+    #[test]
+    fn a_statedump_keeps_its_buffer_until_it_is_done() {
+        let mut c = Conn::new(ConnKind::Socket, true, true);
+        c.dump = Some(Dump::Signals);
+        burst(&mut c, 40_000);
+        c.written(c.queued());
+        assert!(c.out.capacity() >= 40_000, "shrunk between two dump steps");
+        c.dump = None;
+        burst(&mut c, 1_000);
+        c.written(c.queued());
+        assert_eq!(c.out.capacity(), OUT_KEEP);
     }
 }

@@ -21,6 +21,7 @@ impl Supervisor {
             _ => (true, true),
         };
         let id = ConnId(self.conns.insert(Conn::new(kind, reads, events)));
+        self.admission.opened(kind);
         log!(self.log, Debug, "creating client {}", id);
         self.run_conn(id, now);
         id
@@ -161,6 +162,7 @@ impl Supervisor {
             return;
         }
         let c = self.conns.remove(id.0);
+        self.admission.closed(c.kind);
         self.queue.forget(id);
         if c.detached {
             // A control connection whose service never started: the

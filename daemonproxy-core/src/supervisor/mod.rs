@@ -48,6 +48,7 @@
 //! wrote before exiting have run, protocol.md §1).
 
 mod action;
+mod admission;
 mod command;
 mod conn;
 mod connections;
@@ -72,6 +73,7 @@ pub use action::{
 pub use conn::ConnKind;
 pub use signals::RECORDED_SIGNALS;
 
+use self::admission::Admission;
 use self::conn::Conn;
 use self::handle::Handle;
 use self::log::Log;
@@ -94,6 +96,7 @@ pub struct Supervisor {
     services: Registry<Service>,
     handles: Registry<Handle>,
     conns: Slab<Conn>,
+    admission: Admission,
     /// Running services by pid.
     pids: HashMap<i32, usize>,
     /// Services reaped whose restart is still to be decided: (key, pid).
@@ -151,6 +154,7 @@ impl Supervisor {
             services: Registry::new(opts.service_limit()),
             handles: Registry::new(opts.handle_limit()),
             conns: Slab::new(),
+            admission: Admission::new(opts.max_connections),
             pids: HashMap::with_capacity(pool),
             restarts: Vec::with_capacity(pool),
             schedule: Schedule::with_capacity(pool),

@@ -333,13 +333,36 @@ pub(crate) fn describe(fd: BorrowedFd<'_>) -> io::Result<FdDescription> {
     Ok(FdDescription::Socket { domain, ty, nonblock })
 }
 
-/// Whether `fd` is a socket (`fstat` + `S_ISSOCK`; false if `fstat` fails).
-pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
+/// The file type (`st_mode & S_IFMT`) of what `fd` refers to, if `fstat`
+/// works.
+fn file_type(fd: BorrowedFd<'_>) -> Option<libc::mode_t> {
     // SAFETY: libc::stat is plain old data; all-zero is valid.
     let mut st: libc::stat = unsafe { mem::zeroed() };
     // SAFETY: `st` is a writable stat buffer.
     let r = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
-    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    (r == 0).then_some(st.st_mode & libc::S_IFMT)
+}
+
+/// Whether `fd` is a socket (`fstat` + `S_ISSOCK`; false if `fstat` fails).
+pub(crate) fn is_socket(fd: BorrowedFd<'_>) -> bool {
+    file_type(fd) == Some(libc::S_IFSOCK)
+}
+
+/// Whether `fd` is a FIFO (or a pipe; false if `fstat` fails).
+pub(crate) fn is_fifo(fd: BorrowedFd<'_>) -> bool {
+    file_type(fd) == Some(libc::S_IFIFO)
+}
+
+/// Whether the writers of a FIFO's read end have come and gone. A read of
+/// 0 bytes cannot tell "no writer yet" from "the last writer closed it";
+/// `poll` can: Linux reports `POLLHUP` on a read end only once a writer
+/// has opened the FIFO since the read end was opened, and all writers have
+/// closed it again.
+pub(crate) fn hung_up(fd: BorrowedFd<'_>) -> bool {
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, and a zero timeout: no waiting.
+    let r = retry_eintr(|| cvt(unsafe { libc::poll(&mut p, 1, 0) }));
+    matches!(r, Ok(n) if n > 0) && p.revents & libc::POLLHUP != 0
 }
 
 /// Lists the descriptors open in `lowest..=highest` (`fcntl(F_GETFD)` on each
@@ -804,6 +827,31 @@ mod tests {
         let c = accept(l.as_fd()).unwrap();
         assert_ne!(fd_flags(c.as_raw_fd()) & libc::FD_CLOEXEC, 0);
         assert!(matches!(describe(c.as_fd()).unwrap(), FdDescription::Socket { nonblock: true, .. }));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn fifo_hangs_up_only_after_a_writer_came_and_went() {
+        let dir = temp_dir("fifo");
+        let path = std::os::unix::ffi::OsStrExt::as_bytes(dir.join("f").as_os_str()).to_vec();
+        // SAFETY: a NUL-terminated path and a mode.
+        with_cstr(&path, |p| cvt(unsafe { libc::mkfifo(p, 0o600) })).unwrap();
+        let r = open(&path, libc::O_RDONLY | libc::O_NONBLOCK, 0).unwrap();
+        assert!(is_fifo(r.as_fd()) && !is_socket(r.as_fd()));
+        let mut buf = [0u8; 8];
+        // No writer yet: a read says 0, but there was no hang-up.
+        assert_eq!(read(r.as_fd(), &mut buf).unwrap(), 0);
+        assert!(!hung_up(r.as_fd()));
+        let w = open(&path, libc::O_WRONLY | libc::O_NONBLOCK, 0).unwrap();
+        assert_eq!(write(w.as_fd(), b"x\n").unwrap(), 2);
+        assert!(!hung_up(r.as_fd()));
+        drop(w);
+        assert!(hung_up(r.as_fd()));
+        assert_eq!(read(r.as_fd(), &mut buf).unwrap(), 2);
+        assert_eq!(read(r.as_fd(), &mut buf).unwrap(), 0);
+        assert!(hung_up(r.as_fd()));
+        let null = open_dev_null().unwrap();
+        assert!(!is_fifo(null.as_fd()));
         std::fs::remove_dir_all(dir).unwrap();
     }
 
