@@ -27,12 +27,12 @@ _daemonproxy() {
     fi
     case $prev in
     -c|--config|-S|--socket|--notify-socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-    --exit-guard|-E|--exit-exec|--fd-pool|--service-pool|--max-connections) return ;;
+    --exit-guard|-E|--exit-exec|--fd-pool|--service-pool|--max-connections|--reexec-signal) return ;;
     esac
     if [[ $COMP_CWORD -eq 1 && $cur != -* ]]; then
         COMPREPLY=($(compgen -W "ctl" -- "$cur"))
         return
     fi
-    COMPREPLY=($(compgen -W "-c --config --check -i --interactive -S --socket -D --daemonize --exit-guard -E --exit-exec --fd-pool --service-pool --max-connections -M --mlockall --subreaper --notify-socket -v --verbose -q --quiet -h --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "-c --config --check -i --interactive -S --socket -D --daemonize --exit-guard -E --exit-exec --fd-pool --service-pool --max-connections -M --mlockall --subreaper --notify-socket --reexec-signal -v --verbose -q --quiet -h --help --version" -- "$cur"))
 }
 complete -o filenames -F _daemonproxy daemonproxy

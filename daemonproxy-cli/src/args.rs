@@ -19,6 +19,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use clap::{Arg, ArgAction, Command};
 use daemonproxy_core::process::error_text;
+use daemonproxy_core::proto::Signal;
 
 /// Exit status of `--help` and `--version` (EXIT_NO_OP).
 pub const EXIT_NO_OP: i32 = 1;
@@ -78,6 +79,12 @@ const MSG_EXEC_TOO_LONG: &str = "exec-on-exit arguments exceed buffer size";
 const MSG_REQUIRE: &str = "require -i or -c or -S";
 const MSG_CHECK_REQUIRES: &str = "--check requires -c FILENAME";
 const MSG_MAX_CONNECTIONS: &str = "Max connections must be a positive integer";
+const MSG_REEXEC_SIGNAL: &str =
+    "Reexec signal must be one of HUP, INT, QUIT, USR1, USR2, ALRM, TERM, WINCH, URG, PWR (with or without SIG)";
+
+/// The signals `--reexec-signal` accepts: catchable, not the fatal faults
+/// (their handlers are the last resort), not SIGCHLD or SIGPIPE.
+const REEXEC_SIGNALS: [&str; 10] = ["HUP", "INT", "QUIT", "USR1", "USR2", "ALRM", "TERM", "WINCH", "URG", "PWR"];
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +161,8 @@ pub enum Setting {
     Subreaper,
     /// `--notify-socket PATH`: the readiness socket's path.
     NotifySocket(OsString),
+    /// `--reexec-signal SIG`: re-execute the daemon on this signal.
+    ReexecSignal(Signal),
     /// `-v`: lower the log filter by one.
     Verbose,
     /// `-q`: raise the log filter by one.
@@ -190,6 +199,8 @@ pub struct Options {
     pub subreaper: bool,
     /// `--notify-socket`: the readiness socket's path, if not abstract.
     pub notify_socket: Option<OsString>,
+    /// `--reexec-signal`.
+    pub reexec_signal: Option<Signal>,
     /// The log filter (protocol.md §7.1), clamped to
     /// [`LOG_FILTER_MIN`]..=[`LOG_FILTER_MAX`] at each `-v`/`-q`.
     pub log_filter: i32,
@@ -211,6 +222,7 @@ impl Default for Options {
             max_connections: daemonproxy_core::Options::DEFAULT_MAX_CONNECTIONS,
             subreaper: false,
             notify_socket: None,
+            reexec_signal: None,
             log_filter: LOG_FILTER_DEFAULT,
         }
     }
@@ -233,6 +245,7 @@ impl Options {
             Setting::MaxConnections(n) => self.max_connections = n,
             Setting::Subreaper => self.subreaper = true,
             Setting::NotifySocket(path) => self.notify_socket = Some(path),
+            Setting::ReexecSignal(sig) => self.reexec_signal = Some(sig),
             Setting::Verbose => self.log_filter = (self.log_filter - 1).max(LOG_FILTER_MIN),
             Setting::Quiet => self.log_filter = (self.log_filter + 1).min(LOG_FILTER_MAX),
         }
@@ -275,6 +288,7 @@ enum Opt {
     Mlockall,
     Subreaper,
     NotifySocket,
+    ReexecSignal,
     Verbose,
     Quiet,
     Help,
@@ -283,7 +297,7 @@ enum Opt {
 
 impl Opt {
     #[cfg(test)]
-    const ALL: [Opt; 17] = [
+    const ALL: [Opt; 18] = [
         Opt::Config,
         Opt::Check,
         Opt::Interactive,
@@ -297,6 +311,7 @@ impl Opt {
         Opt::Mlockall,
         Opt::Subreaper,
         Opt::NotifySocket,
+        Opt::ReexecSignal,
         Opt::Verbose,
         Opt::Quiet,
         Opt::Help,
@@ -318,6 +333,7 @@ impl Opt {
             Opt::Mlockall => "mlockall",
             Opt::Subreaper => "subreaper",
             Opt::NotifySocket => "notify-socket",
+            Opt::ReexecSignal => "reexec-signal",
             Opt::Verbose => "verbose",
             Opt::Quiet => "quiet",
             Opt::Help => "help",
@@ -472,6 +488,16 @@ pub(crate) fn command() -> Command {
              there is replaced, and it is removed at exit."
                 .to_owned(),
         ),
+        value(
+            Opt::ReexecSignal,
+            "SIG",
+            "Re-execute daemonproxy on SIG (live upgrade)".to_owned(),
+            "On signal SIG (a name such as USR2 or SIGHUP), do what the command `reexec` does: execute the \
+             daemonproxy binary again with the same options, handing over every service, handle and \
+             connection; children keep running and keep their pids. SIG is then not reported as a signal \
+             event. Accepted: HUP, INT, QUIT, USR1, USR2, ALRM, TERM, WINCH, URG, PWR."
+                .to_owned(),
+        ),
         flag(
             Opt::Verbose,
             "Enable another level of logging output",
@@ -509,7 +535,7 @@ struct OptSpec {
 /// help text; building it at every start-up cost the idle daemon ~24 kB of
 /// stack, so parsing reads this table instead, and a test checks that the
 /// two agree.
-const OPTIONS: [(Opt, Option<char>, bool); 17] = [
+const OPTIONS: [(Opt, Option<char>, bool); 18] = [
     (Opt::Config, Some('c'), true),
     (Opt::Check, None, false),
     (Opt::Interactive, Some('i'), false),
@@ -523,6 +549,7 @@ const OPTIONS: [(Opt, Option<char>, bool); 17] = [
     (Opt::Mlockall, Some('M'), false),
     (Opt::Subreaper, None, false),
     (Opt::NotifySocket, None, true),
+    (Opt::ReexecSignal, None, true),
     (Opt::Verbose, Some('v'), false),
     (Opt::Quiet, Some('q'), false),
     (Opt::Help, Some('h'), false),
@@ -688,12 +715,22 @@ fn interpret(opt: Opt, value: OsString, steps: &mut Vec<Step>) {
         },
         Opt::Subreaper => Setting::Subreaper,
         Opt::NotifySocket => Setting::NotifySocket(value),
+        Opt::ReexecSignal => match reexec_signal(value.as_bytes()) {
+            Some(sig) => Setting::ReexecSignal(sig),
+            None => return steps.push(fatal(MSG_REEXEC_SIGNAL.to_owned())),
+        },
         Opt::Verbose => Setting::Verbose,
         Opt::Quiet => Setting::Quiet,
         Opt::Help => return steps.push(Step::Help),
         Opt::Version => return steps.push(Step::Version),
     };
     steps.push(Step::Set(set));
+}
+
+/// A signal `--reexec-signal` accepts, by name with or without `SIG`.
+fn reexec_signal(name: &[u8]) -> Option<Signal> {
+    let bare = name.strip_prefix(b"SIG").unwrap_or(name);
+    REEXEC_SIGNALS.iter().find(|n| n.as_bytes() == bare).and_then(|n| Signal::from_name(n.as_bytes()))
 }
 
 /// C's `strtol(s, &end, 10)` followed by the original's `*end` check:
@@ -1181,6 +1218,20 @@ mod tests {
     }
 
     #[test]
+    fn reexec_signal_takes_a_catchable_name() {
+        let sig = |n: &str| set(Setting::ReexecSignal(Signal::from_name(n.as_bytes()).unwrap()));
+        assert_eq!(steps(&["--reexec-signal", "USR2"]), vec![sig("USR2")]);
+        assert_eq!(steps(&["--reexec-signal", "SIGHUP"]), vec![sig("HUP")]);
+        for bad in ["KILL", "SIGSTOP", "CHLD", "SEGV", "PIPE", "12", "", "usr2", "SIGSIGHUP"] {
+            let want = vec![err(MSG_REEXEC_SIGNAL)];
+            assert_eq!(steps(&["--reexec-signal", bad]), want, "arg {bad:?}");
+        }
+        let mut o = Options::default();
+        o.apply(Setting::ReexecSignal(Signal::from_name(b"USR1").unwrap()));
+        assert_eq!(o.reexec_signal, Signal::from_name(b"USR1"));
+    }
+
+    #[test]
     fn max_connections_is_a_positive_integer() {
         let mut o = Options::default();
         assert_eq!(o.max_connections, daemonproxy_core::Options::DEFAULT_MAX_CONNECTIONS);
@@ -1381,6 +1432,7 @@ options:
   -M --mlockall               Call mlockall() after allocating structures
      --subreaper              Adopt orphans of services (child subreaper)
      --notify-socket PATH      Readiness socket path [default: abstract]
+     --reexec-signal SIG       Re-execute daemonproxy on SIG (live upgrade)
   -v --verbose                Enable another level of logging output
   -q --quiet                  Suppress another level of logging output
   -h --help                   Quick usage synopsis
@@ -1408,7 +1460,7 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
         assert_eq!(lines[lines.len() - 2], "", "ends with an empty line");
         assert_eq!(lines[lines.len() - 1], "");
         let options = &lines[2..lines.len() - 2];
-        assert_eq!(options.len(), 17);
+        assert_eq!(options.len(), 18);
         let longs = [
             "config",
             "check",
@@ -1423,16 +1475,18 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
             "mlockall",
             "subreaper",
             "notify-socket",
+            "reexec-signal",
             "verbose",
             "quiet",
             "help",
             "version",
         ];
-        let shorts =
-            ["-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "  ", "-M", "  ", "  ", "-v", "-q", "-h", "  "];
+        let shorts = [
+            "-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "  ", "-M", "  ", "  ", "  ", "-v", "-q", "-h", "  ",
+        ];
         let values = [
-            "FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "N", "", "", "PATH", "", "", "",
-            "",
+            "FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "N", "", "", "PATH", "SIG", "",
+            "", "", "",
         ];
         for (i, line) in options.iter().enumerate() {
             // The original's 12 columns, or the name's own length.

@@ -7,6 +7,8 @@
 //! §8.6): exec-on-exit if configured, the `fatal:` line, and the terminate
 //! guard, which turns fatal conditions into "attempting to continue".
 //! `--check` leaves all of that out and only reads the config file.
+//! A new image started by `reexec` (`--restore-state FD` on its command
+//! line) takes its state from the previous one instead of starting up.
 //!
 //! Section numbers (protocol.md §N) are those of docs/protocol.md, the
 //! user-facing reference in the repository.
@@ -23,7 +25,7 @@ use args::{Options, Parsed, Setting, Step};
 use daemonproxy_core::process::{self, Daemonized};
 use daemonproxy_core::proto::LogLevel;
 use daemonproxy_core::{Outcome, Reactor};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -165,28 +167,34 @@ impl Cli {
 
 fn main() {
     process::set_umask(0o077);
-    let steps = match args::parse(std::env::args_os().skip(1)) {
+    let mut argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let restoring = daemonproxy_core::take_restore_state(&mut argv);
+    let steps = match args::parse(argv.clone()) {
         Parsed::Run(steps) => steps,
         Parsed::Ctl(rest) => std::process::exit(ctl::main(rest)),
     };
     let pid1 = std::process::id() == 1;
-    let checking = steps.contains(&Step::Set(Setting::Check));
+    let checking = restoring.is_none() && steps.contains(&Step::Set(Setting::Check));
     let mut cli = Cli { opts: Options::default(), reactor: None, checking };
     if pid1 {
         for setting in args::pid1_defaults() {
             cli.opts.apply(setting);
         }
     }
-    for step in steps {
-        cli.step(step);
+    if let Some(state) = restoring {
+        restore(&mut cli, state, steps, argv);
+    } else {
+        for step in steps {
+            cli.step(step);
+        }
+        if let Some(step) = cli.opts.check_required() {
+            cli.step(step);
+        }
+        if let Some(config) = cli.opts.config.as_deref().filter(|_| checking) {
+            std::process::exit(check::main(config));
+        }
+        start(&mut cli, pid1, argv);
     }
-    if let Some(step) = cli.opts.check_required() {
-        cli.step(step);
-    }
-    if let Some(config) = cli.opts.config.as_deref().filter(|_| checking) {
-        std::process::exit(check::main(config));
-    }
-    start(&mut cli, pid1);
     process::release_startup_memory();
     loop {
         let outcome = cli.reactor.as_mut().map_or(Outcome::Exit { code: 0 }, Reactor::run);
@@ -198,16 +206,17 @@ fn main() {
     }
 }
 
-/// The start-up sequence after option processing.
-fn start(cli: &mut Cli, pid1: bool) {
-    let o = &cli.opts;
+/// The core's options from the command line's; `argv` is what a plain
+/// `reexec` passes on.
+fn core_options(o: &Options, argv: Vec<OsString>) -> daemonproxy_core::Options {
     let mut core_opts = daemonproxy_core::Options::new()
         .log_filter(level_from(o.log_filter))
         .terminate_guard(o.exit_guard)
         .exec_on_exit(o.exit_exec.clone())
         .register_inherited(true)
         .subreaper(o.subreaper)
-        .max_connections(o.max_connections);
+        .max_connections(o.max_connections)
+        .reexec_args(argv);
     if let Some(path) = &o.notify_socket {
         core_opts = core_opts.notify_socket(OsStr::as_bytes(path));
     }
@@ -217,7 +226,56 @@ fn start(cli: &mut Cli, pid1: bool) {
     if let Some((n, m)) = o.service_pool {
         core_opts = core_opts.service_pool(n, m);
     }
-    match Reactor::new(core_opts) {
+    if let Some(sig) = o.reexec_signal {
+        core_opts = core_opts.reexec_signal(sig);
+    }
+    core_opts
+}
+
+/// A new image after `reexec`: the options are applied, but the daemon is
+/// not set up again (no control socket, interactive session or config
+/// file: they are in the state). A problem with the options does not end
+/// a running daemon: it is logged and the rest applies. The state's own
+/// problems take the exit path (exec-on-exit included).
+fn restore(cli: &mut Cli, state: Result<i32, String>, steps: Vec<Step>, argv: Vec<OsString>) {
+    for step in steps {
+        match step {
+            Step::Set(setting) => cli.opts.apply(setting),
+            Step::Warn(message) | Step::Fatal { message, .. } => {
+                cli.log(LogLevel::Warning, format_args!("reexec: {message}"))
+            }
+            Step::Help | Step::Version => {}
+        }
+    }
+    let fd = match state {
+        Ok(fd) => fd,
+        Err(message) => {
+            cli.fatal(EXIT_INVALID_ENVIRONMENT, &message);
+            std::process::exit(EXIT_INVALID_ENVIRONMENT);
+        }
+    };
+    match Reactor::restore(core_options(&cli.opts, argv), fd) {
+        Ok(r) => cli.reactor = Some(r),
+        Err(e) => {
+            cli.fatal(e.exit_status(), e.message());
+            std::process::exit(e.exit_status());
+        }
+    }
+    lock_memory(cli);
+}
+
+/// `-M`, after setup (and again in a new image: locks do not survive exec).
+fn lock_memory(cli: &mut Cli) {
+    if cli.opts.mlockall {
+        if let Err(e) = process::mlockall() {
+            cli.log(LogLevel::Error, format_args!("mlockall: {}", process::error_text(&e)));
+        }
+    }
+}
+
+/// The start-up sequence after option processing.
+fn start(cli: &mut Cli, pid1: bool, argv: Vec<OsString>) {
+    match Reactor::new(core_options(&cli.opts, argv)) {
         Ok(r) => cli.reactor = Some(r),
         Err(e) => {
             cli.fatal(e.exit_status(), e.message());
@@ -245,11 +303,7 @@ fn start(cli: &mut Cli, pid1: bool) {
             cli.fatal(EXIT_INVALID_ENVIRONMENT, "Unable to process config file");
         }
     }
-    if cli.opts.mlockall {
-        if let Err(e) = process::mlockall() {
-            cli.log(LogLevel::Error, format_args!("mlockall: {}", process::error_text(&e)));
-        }
-    }
+    lock_memory(cli);
     if cli.opts.daemonize {
         if cli.opts.interactive || pid1 {
             cli.log(LogLevel::Warning, format_args!("Ignoring --daemonize (see manual)"));

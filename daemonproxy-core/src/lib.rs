@@ -79,7 +79,7 @@ pub use daemonproxy_proto as proto;
 pub use error::{Error, ErrorKind, Outcome};
 pub use ids::{ConnId, FdId, RequestId, ServiceId};
 pub use options::Options;
-pub use reactor::{Callback, Interest, Reactor, Readiness, SourceId};
+pub use reactor::{take_restore_state, Callback, Interest, Reactor, Readiness, SourceId};
 pub use supervisor::{ConnKind, Supervisor, Written};
 pub use time::Time;
 

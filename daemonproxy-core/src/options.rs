@@ -23,6 +23,8 @@ pub struct Options {
     pub(crate) subreaper: bool,
     pub(crate) notify_path: Option<Vec<u8>>,
     pub(crate) max_connections: usize,
+    pub(crate) reexec_signal: Option<daemonproxy_proto::Signal>,
+    pub(crate) reexec_args: Vec<std::ffi::OsString>,
 }
 
 impl Default for Options {
@@ -37,6 +39,8 @@ impl Default for Options {
             subreaper: false,
             notify_path: None,
             max_connections: Options::DEFAULT_MAX_CONNECTIONS,
+            reexec_signal: None,
+            reexec_args: Vec::new(),
         }
     }
 }
@@ -128,6 +132,23 @@ impl Options {
     /// connections and in-process controllers do not count.
     pub fn max_connections(mut self, count: usize) -> Options {
         self.max_connections = count;
+        self
+    }
+
+    /// Re-execute the daemon (as `reexec` with no arguments) when this
+    /// signal arrives (it is then not recorded as a `signal` event).
+    pub fn reexec_signal(mut self, sig: daemonproxy_proto::Signal) -> Options {
+        self.reexec_signal = Some(sig);
+        self
+    }
+
+    /// The arguments a plain `reexec` runs the running binary
+    /// (`/proc/self/exe`) with: the program's own, so the new image parses
+    /// the same options. The reactor appends `--restore-state FD`, which the
+    /// new image takes out with [`crate::take_restore_state`] and hands to
+    /// [`crate::Reactor::restore`].
+    pub fn reexec_args(mut self, args: Vec<std::ffi::OsString>) -> Options {
+        self.reexec_args = args;
         self
     }
 

@@ -83,7 +83,7 @@ pub fn exec_on_exit(args: &[u8], code: i64, message: &str) -> io::Error {
     let code = code.to_string();
     let env: [(&[u8], &[u8]); 2] =
         [(b"DAEMONPROXY_EXITCODE", code.as_bytes()), (b"DAEMONPROXY_ERROR", message.as_bytes())];
-    io::Error::from_raw_os_error(sys::spawn::exec_replace(args, &env))
+    io::Error::from_raw_os_error(sys::spawn::exec_replace(args, &env, &[]))
 }
 
 /// Unix time `secs` in the local time zone as (year, month, day, hour,

@@ -135,6 +135,10 @@ pub struct Sim {
     outcome: Option<Outcome>,
     /// What the supervisor did that a driver would not expect.
     violations: Vec<String>,
+    /// The arguments of every re-execution.
+    reexecs: Vec<Vec<u8>>,
+    fail_reexec: Option<Errno>,
+    opts: Options,
 }
 
 impl Default for Sim {
@@ -183,6 +187,9 @@ impl Sim {
             exec_on_exit: Vec::new(),
             outcome: None,
             violations: Vec::new(),
+            reexecs: Vec::new(),
+            fail_reexec: None,
+            opts: opts.clone(),
         };
         let file = FdKind::File { read: true, write: true, append: false, nonblock: false };
         for (n, name) in [(0, "stdin"), (1, "stdout"), (2, "stderr")] {
@@ -254,6 +261,27 @@ impl Sim {
         &self.violations
     }
 
+    /// The arguments of every `reexec` executed (empty: the default).
+    pub fn reexecs(&self) -> &[Vec<u8>] {
+        &self.reexecs
+    }
+
+    /// A pretend re-execution: the supervisor's state is written and read
+    /// back into a new supervisor, as a new image of the daemon would. Every
+    /// connection goes on (with the same id); a state that cannot be read
+    /// back is recorded as a violation.
+    fn reexec_in_place(&mut self) {
+        let mut state = Vec::new();
+        self.sup.save_state(|_, _| true, &mut state);
+        match Supervisor::restore(&self.opts, &state) {
+            Ok((sup, _)) => {
+                self.sup = sup;
+                self.sup.reexec_done(self.now);
+            }
+            Err(e) => self.violations.push(format!("state not read back: {e}")),
+        }
+    }
+
     /// The outcome decided, if any (taken).
     pub fn outcome(&mut self) -> Option<Outcome> {
         self.outcome.take()
@@ -300,6 +328,11 @@ impl Sim {
     /// (its connection is a socket pair).
     pub fn fail_pipes(&mut self, errno: Option<i32>) {
         self.fail_pipe = errno.map(Errno);
+    }
+
+    /// Re-executing the daemon (`reexec`) fails with `errno` until cleared.
+    pub fn fail_reexec(&mut self, errno: Option<i32>) {
+        self.fail_reexec = errno.map(Errno);
     }
 
     /// Sending signals fails with `errno` until cleared.
@@ -618,6 +651,16 @@ impl Sim {
                     (req, ActionResult::Spawned { pid })
                 }
             },
+            OwnedAction::Reexec { req, args } => {
+                // A pretend re-execution: the state is written and read back
+                // into a new supervisor, as a new image would.
+                self.reexecs.push(args);
+                if let Some(e) = self.fail_reexec {
+                    return Some((req, failed(Step::Exec, e)));
+                }
+                self.reexec_in_place();
+                return None;
+            }
             OwnedAction::Close { fd } => {
                 self.fds.remove(&fd.get());
                 return None;
@@ -681,6 +724,10 @@ enum OwnedAction {
     SpawnAborting {
         req: crate::ids::RequestId,
     },
+    Reexec {
+        req: crate::ids::RequestId,
+        args: Vec<u8>,
+    },
     Close {
         fd: FdId,
     },
@@ -717,6 +764,7 @@ impl From<Action<'_>> for OwnedAction {
                 }),
             },
             Action::SpawnAborting { req } => OwnedAction::SpawnAborting { req },
+            Action::Reexec { req, args } => OwnedAction::Reexec { req, args: args.to_vec() },
             Action::Close { fd } => OwnedAction::Close { fd },
             Action::CloseConnection { conn } => OwnedAction::CloseConnection { conn },
             Action::LogDestination { fd } => OwnedAction::LogDestination { fd },

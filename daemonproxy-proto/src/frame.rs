@@ -104,6 +104,24 @@ impl LineFramer {
         self.end - self.start
     }
 
+    /// The bytes received and not yet returned as lines (to hand them to
+    /// another framer, for example across a daemon's re-execution). While
+    /// an overlong line is being discarded, its rest is not among them.
+    ///
+    /// ```
+    /// let mut f = daemonproxy_proto::LineFramer::new();
+    /// f.push(b"echo\ta\nech");
+    /// assert_eq!(f.unconsumed(), b"echo\ta\nech");
+    /// f.next_frame();
+    /// assert_eq!(f.unconsumed(), b"ech");
+    /// ```
+    pub fn unconsumed(&self) -> &[u8] {
+        if self.discarding.is_some() {
+            return &[];
+        }
+        &self.buf[self.start..self.end]
+    }
+
     /// Whether the buffer has no room left: stop reading until lines are
     /// taken out.
     pub fn is_full(&self) -> bool {

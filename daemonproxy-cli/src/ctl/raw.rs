@@ -142,7 +142,8 @@ fn print_event(ev: &OwnedEvent) -> Result<(), Failure> {
 
 /// Whether the command may end the connection (`exit`, `terminate`).
 fn may_close(line: &[u8]) -> bool {
-    matches!(line.split(|&b| b == b'\t').next(), Some(b"exit" | b"terminate"))
+    // `reexec` disconnects control-socket clients when it succeeds.
+    matches!(line.split(|&b| b == b'\t').next(), Some(b"exit" | b"terminate" | b"reexec"))
 }
 
 #[cfg(test)]
@@ -153,6 +154,8 @@ mod tests {
     fn commands_that_may_close() {
         assert!(may_close(b"exit"));
         assert!(may_close(b"terminate\t0"));
+        assert!(may_close(b"reexec"));
+        assert!(may_close(b"reexec\t/usr/sbin/daemonproxy\t-S\t/run/dp.sock"));
         assert!(!may_close(b"terminate.guard\t-\t1"));
         assert!(!may_close(b"echo\texit"));
     }

@@ -200,6 +200,18 @@ impl Children {
         }
     }
 
+    /// The children whose exec status is pending, with their status pipes
+    /// (handed to the next image by `reexec`).
+    pub fn pending_execs(&self) -> Vec<(i32, std::os::fd::RawFd)> {
+        self.execs.iter().map(|(pid, fd)| (*pid, fd.as_raw_fd())).collect()
+    }
+
+    /// Watches a status pipe handed over by the previous image.
+    pub fn adopt_exec(&mut self, pid: i32, fd: OwnedFd, now: Time) {
+        self.execs.push((pid, fd));
+        self.check_at.get_or_insert(now + EXEC_CHECK);
+    }
+
     /// Whether some exec status is pending.
     pub fn execs_pending(&self) -> bool {
         !self.execs.is_empty()

@@ -96,6 +96,11 @@ impl ConnIo {
         ConnIo { _owned: Some(fd), input: Some(raw), fifo, in_ready: true, ..ConnIo::none() }
     }
 
+    /// Whether the connection is a socket (owned, used both ways).
+    pub fn is_socket(&self) -> bool {
+        self.socket
+    }
+
     /// Reads into `buf`; descriptors received with the bytes go to `fds`.
     pub fn read(&self, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<Read> {
         let Some(fd) = self.input else { return Ok(Read::WouldBlock) };

@@ -73,6 +73,11 @@ impl Reactor {
                 self.log_to(fd);
                 None
             }
+            Action::Reexec { req, args } => {
+                let args = args.to_vec();
+                let e = self.reexec(&args);
+                Some((req, failed(Step::Exec, &e)))
+            }
             Action::ExecOnExit { args } => {
                 let _ = sys::signal::arm_fatal_exec(Some(args));
                 None

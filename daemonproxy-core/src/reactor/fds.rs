@@ -51,6 +51,11 @@ impl FdTable {
         self.slots.get(i).and_then(Option::as_ref).map(|_| i as RawFd)
     }
 
+    /// Whether standard descriptor `raw` is held by number only.
+    pub(crate) fn is_std(&self, raw: RawFd) -> bool {
+        matches!(self.slots.get(raw as usize), Some(Some(Held::Std)))
+    }
+
     /// Borrows a held descriptor.
     pub(crate) fn get(&self, id: FdId) -> Option<BorrowedFd<'_>> {
         self.raw(id).map(sys::raw::borrow)

@@ -15,9 +15,11 @@ mod execute;
 mod fds;
 mod front_ends;
 mod notify;
+mod reexec;
 mod signals;
 mod sources;
 
+pub use reexec::take_restore_state;
 pub use sources::{Callback, Interest, Readiness, SourceId};
 
 use self::children::Children;
@@ -138,6 +140,8 @@ pub struct Reactor {
     /// Reused lists.
     received: Vec<OwnedFd>,
     ids: Vec<ConnId>,
+    /// The default arguments of `reexec` (after the program).
+    reexec_args: Vec<std::ffi::OsString>,
     _exclusive: Exclusive,
 }
 
@@ -186,8 +190,22 @@ impl Reactor {
             let id = fds.insert(owned);
             sup.add_handle(name, id, what)?;
         }
+        let mut reactor = Reactor::assemble(&opts, sup, fds, null, exclusive)?;
+        reactor.drain(Time::now());
+        Ok(reactor)
+    }
+
+    /// The reactor around a supervisor and the descriptors it names: the
+    /// poll, the signal handlers, the children's spawner.
+    fn assemble(
+        opts: &Options,
+        sup: Supervisor,
+        fds: FdTable,
+        null: FdId,
+        exclusive: Exclusive,
+    ) -> Result<Reactor, Error> {
         let poll = Poll::new().map_err(|e| Error::io(ErrorKind::Setup, 4, format!("epoll: {}", text(&e)), e))?;
-        let mut signals = SignalSources::install(&opts.exec_args)?;
+        let mut signals = SignalSources::install(sup.exec_on_exit(), opts.reexec_signal)?;
         let broken = |e: io::Error| Error::io(ErrorKind::Setup, 5, format!("signal handler setup: {}", text(&e)), e);
         poll.registry().register(&mut signals.hooks, SIGNALS, mio::Interest::READABLE).map_err(broken)?;
         poll.registry().register(&mut SourceFd(&signals.wake_fd()), FATAL, mio::Interest::READABLE).map_err(broken)?;
@@ -218,6 +236,7 @@ impl Reactor {
             null,
             received: Vec::new(),
             ids: Vec::new(),
+            reexec_args: opts.reexec_args.clone(),
             _exclusive: exclusive,
         };
         if opts.subreaper {
@@ -226,7 +245,6 @@ impl Reactor {
             })?;
             reactor.subreaper = true;
         }
-        reactor.drain(Time::now());
         Ok(reactor)
     }
 
@@ -699,21 +717,7 @@ impl Reactor {
             while self.execute_next(now) {
                 progress = true;
             }
-            while let Some((id, bytes)) = self.sup.poll_transmit() {
-                progress = true;
-                let written = match self.conns.get_mut(id.index()) {
-                    Some(Some(io)) => io.write(bytes),
-                    _ => Written::Closed,
-                };
-                self.sup.handle_written(id, written, now);
-            }
-            loop {
-                let Reactor { sup, fds, signals, .. } = self;
-                let Some((fd, bytes)) = sup.poll_log() else { break };
-                progress = true;
-                let written = write_log(fds, &mut signals.write_timeout, fd, bytes);
-                self.sup.handle_log_written(written, now);
-            }
+            progress |= self.write_output(now);
             if let Some(o) = self.sup.poll_outcome() {
                 self.outcome.get_or_insert(o);
             }
@@ -721,6 +725,28 @@ impl Reactor {
                 return;
             }
         }
+    }
+
+    /// Writes the supervisor's output to connections and the log, as far
+    /// as they take it; returns whether anything was written.
+    fn write_output(&mut self, now: Time) -> bool {
+        let mut progress = false;
+        while let Some((id, bytes)) = self.sup.poll_transmit() {
+            progress = true;
+            let written = match self.conns.get_mut(id.index()) {
+                Some(Some(io)) => io.write(bytes),
+                _ => Written::Closed,
+            };
+            self.sup.handle_written(id, written, now);
+        }
+        loop {
+            let Reactor { sup, fds, signals, .. } = self;
+            let Some((fd, bytes)) = sup.poll_log() else { break };
+            progress = true;
+            let written = write_log(fds, &mut signals.write_timeout, fd, bytes);
+            self.sup.handle_log_written(written, now);
+        }
+        progress
     }
 
     /// Replaces the process with the exec-on-exit program (protocol.md §8.6), if one

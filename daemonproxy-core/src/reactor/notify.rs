@@ -29,17 +29,19 @@ pub(crate) fn open(slot: &mut Option<NotifySocket>, poll: &Poll, path: Option<&[
         let _ = sys::fd::unlink_stale_socket(&path);
     }
     let shown = String::from_utf8_lossy(&path).into_owned();
-    let fd =
-        sys::fd::notify_socket(&path, abstract_name).map_err(|e| format!("notify socket {shown}: {}", text(&e)))?;
-    let raw = fd.as_raw_fd();
-    poll.registry()
-        .register(&mut SourceFd(&raw), NOTIFY, mio::Interest::READABLE)
-        .map_err(|e| format!("notify socket {shown}: {}", text(&e)))?;
+    let trouble = |e: std::io::Error| format!("notify socket {shown}: {}", text(&e));
+    let fd = sys::fd::notify_socket(&path, abstract_name).map_err(trouble)?;
     let mut env = b"NOTIFY_SOCKET=".to_vec();
     if abstract_name {
         env.push(b'@');
     }
     env.extend_from_slice(&path);
-    *slot = Some(NotifySocket { fd, env, ready: true });
+    *slot = Some(watch(poll, fd, env).map_err(trouble)?);
     Ok(())
+}
+
+/// Watches an open notification socket (also one handed over by `reexec`).
+pub(crate) fn watch(poll: &Poll, fd: OwnedFd, env: Vec<u8>) -> std::io::Result<NotifySocket> {
+    poll.registry().register(&mut SourceFd(&fd.as_raw_fd()), NOTIFY, mio::Interest::READABLE)?;
+    Ok(NotifySocket { fd, env, ready: true })
 }

@@ -73,19 +73,27 @@ pub(crate) struct SignalSources {
     pub wake: (OwnedFd, OwnedFd),
     /// Bounds each write to a blocking log descriptor (1/16 s).
     pub write_timeout: Option<sys::signal::WriteTimeout>,
+    /// The numbers of the signals recorded (kept blocked across `reexec`).
+    pub caught: Vec<i32>,
 }
 
 impl SignalSources {
-    /// Installs every handler.
-    pub fn install(exec_args: &[u8]) -> Result<SignalSources, Error> {
+    /// Installs every handler (`extra`: a signal to catch besides the
+    /// recorded ones, the reexec signal).
+    pub fn install(exec_args: &[u8], extra: Option<Signal>) -> Result<SignalSources, Error> {
         let broken = |e: std::io::Error| Error::io(ErrorKind::Setup, 5, format!("signal handler setup: {e}"), e);
-        let numbers = RECORDED_SIGNALS.map(|s| i32::from(s.number())).into_iter().chain([libc::SIGCHLD]);
-        let hooks = Signals::new(numbers).map_err(broken)?;
+        let numbers = RECORDED_SIGNALS
+            .map(|s| i32::from(s.number()))
+            .into_iter()
+            .chain([libc::SIGCHLD])
+            .chain(extra.map(|s| i32::from(s.number())));
+        let caught: Vec<i32> = numbers.collect();
+        let hooks = Signals::new(caught.iter().copied()).map_err(broken)?;
         let wake =
             sys::fd::pipe(true).map_err(|e| Error::io(ErrorKind::Setup, 5, format!("signal pipe setup: {e}"), e))?;
         let fatal = sys::signal::FatalSignals::install(wake.1.as_raw_fd()).map_err(broken)?;
         sys::signal::arm_fatal_exec(Some(exec_args)).map_err(broken)?;
-        Ok(SignalSources { hooks, fatal, wake, write_timeout: sys::signal::WriteTimeout::new().ok() })
+        Ok(SignalSources { hooks, fatal, wake, write_timeout: sys::signal::WriteTimeout::new().ok(), caught })
     }
 
     /// The descriptor woken by fatal signals.

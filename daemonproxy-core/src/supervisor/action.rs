@@ -64,6 +64,8 @@ pub enum Step {
     Kill,
     /// Creating the child process.
     Fork,
+    /// Executing the new image (`reexec`).
+    Exec,
 }
 
 /// The answer to an action with a [`RequestId`].
@@ -333,6 +335,19 @@ pub enum Action<'a> {
     LogDestination {
         /// The descriptor, if any.
         fd: Option<FdId>,
+    },
+    /// Replace the daemon with a new image of itself, handing it the whole
+    /// state (`reexec`): the driver writes [`crate::Supervisor::save_state`]
+    /// and its own state where the new image finds it, keeps every
+    /// descriptor the state names open across the exec, and executes
+    /// `args` (TAB-separated program and arguments; empty: the running
+    /// binary with its original arguments). Answered only if it fails:
+    /// `Failed` at [`Step::Exec`], and the daemon carries on.
+    Reexec {
+        /// Answer with this id.
+        req: RequestId,
+        /// The program and its arguments (empty: the same as now).
+        args: &'a [u8],
     },
     /// The exec-on-exit program changed (`terminate.exec_args`): a driver
     /// that handles fatal faults arms it (no answer). Empty: none.

@@ -111,7 +111,7 @@ impl Supervisor {
                 self.conn_extended(id, on);
                 Ok(())
             }
-            _ => self.fail("command not supported yet"),
+            Command::Reexec { args } => self.reexec(Some(issuer()), args),
         }
     }
 
@@ -255,6 +255,7 @@ impl Supervisor {
             Pending::Chdir { issuer } => self.chdir_done(issuer, r, now),
             Pending::Kill { issuer, name, pid, group } => self.signalled(issuer, name, pid, group, r, now),
             Pending::Spawn { key, conn } => self.spawned(key, conn, r, now),
+            Pending::Reexec { issuer } => self.reexec_failed(issuer, r, now),
         }
     }
 }

@@ -261,6 +261,55 @@ impl Conn {
         Some(if self.warned { close } else { reset.min(close) })
     }
 
+    /// Writes what goes on across `reexec`: its kind and settings, the
+    /// input not yet executed and the output not yet written.
+    pub(crate) fn save(&self, w: &mut super::state::Writer) {
+        w.u8(match self.kind {
+            ConnKind::Interactive => 0,
+            ConnKind::Config => 1,
+            ConnKind::Socket => 2,
+            ConnKind::Service => 3,
+            ConnKind::InProcess => 4,
+            ConnKind::Custom => 5,
+        });
+        w.bool(self.reads);
+        w.bool(self.events);
+        w.bool(self.extended);
+        w.bool(self.closing);
+        w.bool(self.eof);
+        w.bool(self.overflow);
+        w.u32(self.reset_timeout);
+        w.u32(self.close_timeout);
+        w.time(self.signal_mark);
+        w.bytes(self.framer.unconsumed());
+        w.bytes(self.pending());
+    }
+
+    /// Reads what [`Conn::save`] wrote.
+    pub(crate) fn load(r: &mut super::state::Reader<'_>) -> super::state::Got<Conn> {
+        let kind = match r.u8()? {
+            0 => ConnKind::Interactive,
+            1 => ConnKind::Config,
+            2 => ConnKind::Socket,
+            3 => ConnKind::Service,
+            4 => ConnKind::InProcess,
+            5 => ConnKind::Custom,
+            _ => return Err(super::state::Bad("bad connection kind")),
+        };
+        let (reads, events) = (r.bool()?, r.bool()?);
+        let mut c = Conn::new(kind, reads, events);
+        c.extended = r.bool()?;
+        c.closing = r.bool()?;
+        c.eof = r.bool()?;
+        c.overflow = r.bool()?;
+        c.reset_timeout = r.u32()?;
+        c.close_timeout = r.u32()?;
+        c.signal_mark = r.time()?;
+        c.framer.push(r.bytes()?);
+        c.out.extend_from_slice(r.bytes()?);
+        Ok(c)
+    }
+
     /// Whether nothing is left to do: no direction left (an event-only
     /// service connection whose reader went away), or closing with its
     /// output out (or without an event direction).

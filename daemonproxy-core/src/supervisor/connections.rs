@@ -188,7 +188,7 @@ impl Supervisor {
     }
 
     /// Lists a connection for writing if it has output to write.
-    fn list(&mut self, id: ConnId) {
+    pub(super) fn list(&mut self, id: ConnId) {
         if let Some(c) = self.conns.get_mut(id.0) {
             if !c.listed && c.wants_transmit() {
                 c.listed = true;

@@ -381,6 +381,54 @@ impl Log {
     }
 }
 
+impl Log {
+    /// Writes the log's lasting state (destination, what waits, losses).
+    pub(crate) fn save(&self, w: &mut super::state::Writer) {
+        match self.target {
+            Target::Fd { fd, name } => {
+                w.u8(0);
+                w.u32(fd.get());
+                w.bytes(name.as_ref().map_or(&b""[..], NameBuf::as_bytes));
+            }
+            Target::Suspended(name) => {
+                w.u8(1);
+                w.bytes(name.as_bytes());
+            }
+            Target::Discard => w.u8(2),
+        }
+        w.i64(self.filter as i64);
+        w.bytes(&self.queue);
+        w.u64(self.lost);
+    }
+
+    /// Reads what [`Log::save`] wrote (the filter given is the default).
+    pub(crate) fn load(filter: LogLevel, r: &mut super::state::Reader<'_>) -> super::state::Got<Log> {
+        use super::state::Bad;
+        let mut log = Log::new(filter);
+        let target = match r.u8()? {
+            0 => {
+                let fd = FdId::new(r.u32()?);
+                let name = r.bytes()?;
+                let name = if name.is_empty() {
+                    None
+                } else {
+                    Some(daemonproxy_proto::Name::new(name).map(NameBuf::new).ok_or(Bad("bad log name"))?)
+                };
+                Target::Fd { fd, name }
+            }
+            1 => Target::Suspended(r.name()?),
+            2 => Target::Discard,
+            _ => return Err(Bad("bad log target")),
+        };
+        log.filter = LogLevel::Debug.step(r.i64()? as i32 - LogLevel::Debug as i32);
+        log.queue = r.bytes()?.to_vec();
+        log.lost = r.u64()?;
+        log.set_target(target);
+        log.attempt = !log.queue.is_empty();
+        Ok(log)
+    }
+}
+
 /// Logs a formatted message: `log!(log, Error, "x {}", y)`.
 macro_rules! log {
     ($log:expr, $level:ident, $($arg:tt)*) => {{

@@ -65,6 +65,7 @@ mod schedule;
 mod service;
 mod services;
 mod signals;
+pub(crate) mod state;
 mod terminate;
 
 pub use action::{
@@ -72,6 +73,7 @@ pub use action::{
 };
 pub use conn::ConnKind;
 pub use signals::RECORDED_SIGNALS;
+pub use state::Carried;
 
 use self::admission::Admission;
 use self::conn::Conn;
@@ -109,6 +111,8 @@ pub struct Supervisor {
     outcome: Option<Outcome>,
     /// The control socket: its descriptor and path.
     listener: Option<(FdId, Vec<u8>)>,
+    /// The signal that re-executes the daemon, if any.
+    reexec_signal: Option<Signal>,
     /// Pool object sizes (protocol.md §8.7).
     service_obj: Option<usize>,
     fd_obj: Option<usize>,
@@ -164,6 +168,7 @@ impl Supervisor {
             exec_args: opts.exec_args.clone(),
             outcome: None,
             listener: None,
+            reexec_signal: opts.reexec_signal,
             service_obj: opts.service_pool.map(|(_, m)| m),
             fd_obj: opts.fd_pool.map(|(_, m)| m),
             queue: Queue::with_capacity(pool),

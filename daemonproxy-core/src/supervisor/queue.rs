@@ -87,6 +87,9 @@ pub enum Pending {
     Kill { issuer: Issuer, name: NameBuf, pid: i32, group: bool },
     /// A start of service `key`, with its control connection if any.
     Spawn { key: usize, conn: Option<ConnId> },
+    /// `reexec` (or its signal, without an issuer): answered only if it
+    /// failed.
+    Reexec { issuer: Option<Issuer> },
 }
 
 impl Pending {
@@ -98,7 +101,7 @@ impl Pending {
             | Pending::Socket { issuer, .. }
             | Pending::Chdir { issuer }
             | Pending::Kill { issuer, .. } => Some(issuer),
-            Pending::Listen { issuer, .. } => issuer.as_mut(),
+            Pending::Listen { issuer, .. } | Pending::Reexec { issuer } => issuer.as_mut(),
             Pending::Unlisten { .. } | Pending::Spawn { .. } => None,
         };
         if let Some(i) = issuer {
@@ -168,6 +171,10 @@ enum Item {
     },
     SpawnAborting {
         req: RequestId,
+    },
+    Reexec {
+        req: RequestId,
+        args: Range<usize>,
     },
     Close {
         fd: FdId,
@@ -348,6 +355,13 @@ impl Queue {
         self.items.push_back(Item::SpawnAborting { req });
     }
 
+    /// `reexec`.
+    pub fn reexec(&mut self, args: &[u8], then: Pending) {
+        let args = self.store(args);
+        let req = self.request(then);
+        self.items.push_back(Item::Reexec { req, args });
+    }
+
     /// Closing a descriptor.
     pub fn close(&mut self, fd: FdId) {
         self.items.push_back(Item::Close { fd });
@@ -411,6 +425,7 @@ impl Queue {
                 })
             }
             Item::SpawnAborting { req } => Action::SpawnAborting { req },
+            Item::Reexec { req, args } => Action::Reexec { req, args: b(&args) },
             Item::Close { fd } => Action::Close { fd },
             Item::CloseConnection { conn } => Action::CloseConnection { conn },
             Item::LogDestination { fd } => Action::LogDestination { fd },

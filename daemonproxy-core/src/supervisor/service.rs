@@ -359,6 +359,96 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Writes the whole record.
+    pub(crate) fn save(&self, w: &mut super::state::Writer) {
+        w.bytes(self.name.as_bytes());
+        w.u32(u32::from(self.values.present));
+        for slot in 0..SLOTS {
+            w.bytes(&self.values.data[self.values.range(slot)]);
+        }
+        w.u32(self.interval);
+        w.opt_u64(self.umask.map(|m| u64::from(m.bits())));
+        match self.notify {
+            None => w.u8(0),
+            Some(NotifyMode::Socket) => w.u8(1),
+            Some(NotifyMode::Fd(n)) => {
+                w.u8(2);
+                w.u32(n);
+            }
+        }
+        w.bool(self.listen_fds);
+        w.opt_u64(self.ready.map(Time::as_nanos));
+        match self.state {
+            State::Down(None) => w.u8(0),
+            State::Start(at) => {
+                w.u8(1);
+                w.time(at);
+            }
+            State::Up { pid, since } => {
+                w.u8(2);
+                w.u32(pid as u32);
+                w.time(since);
+            }
+            State::Down(Some(e)) => {
+                w.u8(3);
+                w.time(e.at);
+                w.u32(e.pid as u32);
+                w.time(e.since);
+                match e.reason {
+                    ExitReason::Exit(code) => {
+                        w.u8(0);
+                        w.u32(u32::from(code));
+                    }
+                    ExitReason::Signal(sig) => {
+                        w.u8(1);
+                        w.u32(u32::from(sig.number()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what [`Service::save`] wrote.
+    pub(crate) fn load(r: &mut super::state::Reader<'_>) -> super::state::Got<Service> {
+        use super::state::Bad;
+        let mut s = Service::new(r.name()?);
+        let present = r.u32()? as u16;
+        for slot in 0..SLOTS {
+            let v = r.bytes()?;
+            s.values.set(slot, (present & (1 << slot) != 0).then_some(v));
+        }
+        s.interval = r.u32()?;
+        s.umask = match r.opt_u64()? {
+            Some(m) => Some(Umask::new(m as u16).ok_or(Bad("bad umask"))?),
+            None => None,
+        };
+        s.notify = match r.u8()? {
+            0 => None,
+            1 => Some(NotifyMode::Socket),
+            2 => Some(NotifyMode::Fd(r.u32()?)),
+            _ => return Err(Bad("bad notify mode")),
+        };
+        s.listen_fds = r.bool()?;
+        s.ready = r.opt_u64()?.map(Time::from_nanos);
+        s.state = match r.u8()? {
+            0 => State::Down(None),
+            1 => State::Start(r.time()?),
+            2 => State::Up { pid: r.u32()? as i32, since: r.time()? },
+            3 => {
+                let (at, pid, since) = (r.time()?, r.u32()? as i32, r.time()?);
+                let reason = match r.u8()? {
+                    0 => ExitReason::Exit(r.u32()? as u8),
+                    _ => ExitReason::Signal(Signal::from_number(r.u32()? as u16)),
+                };
+                State::Down(Some(Exited { at, pid, since, reason }))
+            }
+            _ => return Err(Bad("bad service state")),
+        };
+        Ok(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -470,6 +470,10 @@ impl Supervisor {
     /// A recorded signal arrived (protocol.md §6, protocol.md §5.4): count it, start the
     /// services it triggers, tell every connection.
     pub(super) fn signal_received(&mut self, sig: Signal, now: Time) {
+        if Some(sig) == self.reexec_signal {
+            let _ = self.reexec(None, b"");
+            return;
+        }
         if !self.signals.received(sig, now) {
             return;
         }

@@ -72,6 +72,26 @@ impl Signals {
         recs.into_iter().filter(move |r| r.count > 0 && r.last > mark)
     }
 
+    /// Writes the records.
+    pub(crate) fn save(&self, w: &mut super::state::Writer) {
+        for r in &self.records {
+            w.u64(r.count);
+            w.time(r.last);
+        }
+        w.time(self.newest);
+    }
+
+    /// Reads what [`Signals::save`] wrote.
+    pub(crate) fn load(r: &mut super::state::Reader<'_>) -> super::state::Got<Signals> {
+        let mut s = Signals::new();
+        for rec in &mut s.records {
+            rec.count = r.u64()?;
+            rec.last = r.time()?;
+        }
+        s.newest = r.time()?;
+        Ok(s)
+    }
+
     /// Whether any record is newer than `mark`.
     #[inline]
     pub fn any_since(&self, mark: Time) -> bool {

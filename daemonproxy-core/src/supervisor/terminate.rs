@@ -61,6 +61,33 @@ impl Supervisor {
         }
     }
 
+    /// `reexec [PATH [ARG...]]` (or the reexec signal, without an issuer):
+    /// waits for the result, which comes only if the exec failed.
+    pub(super) fn reexec(&mut self, issuer: Option<Issuer>, args: &[u8]) -> Res {
+        if args.contains(&0) {
+            return self.fail("reexec: Invalid argument");
+        }
+        log!(self.log, Info, "re-executing the daemon");
+        self.queue.reexec(args, Pending::Reexec { issuer });
+        if let Some(i) = &issuer {
+            self.wait_for_result(i);
+        }
+        Ok(())
+    }
+
+    /// `reexec` failed: the daemon carries on.
+    pub(super) fn reexec_failed(&mut self, issuer: Option<Issuer>, r: ActionResult, now: Time) {
+        if let ActionResult::Failed { errno, .. } = r {
+            log!(self.log, Error, "reexec failed: {}", errno);
+            if let Some(i) = issuer {
+                self.report_errno(i, "reexec failed: ", errno, now);
+            }
+        }
+        if let Some(i) = issuer {
+            self.done_waiting(&i, now);
+        }
+    }
+
     /// `chdir PATH`: waits for the result.
     pub(super) fn chdir(&mut self, issuer: Issuer, path: &[u8]) -> Res {
         self.queue.chdir(path, Pending::Chdir { issuer });

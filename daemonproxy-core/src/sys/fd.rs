@@ -622,6 +622,48 @@ pub(crate) fn set_child_subreaper(on: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// A memory file holding `bytes`, inheritable (not close-on-exec): the
+/// state a daemon hands to its next image across `execve`.
+pub(crate) fn memfd_with(name: &std::ffi::CStr, bytes: &[u8]) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is a valid NUL-terminated string; no flags.
+    let fd = owned(cvt(unsafe { libc::memfd_create(name.as_ptr(), 0) })?);
+    let mut done = 0;
+    while done < bytes.len() {
+        match write(fd.as_fd(), &bytes[done..]) {
+            Ok(0) => return Err(os_error(libc::EIO)),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(fd)
+}
+
+/// Everything in a file from its start (`pread`), whatever its offset.
+pub(crate) fn read_all_at_start(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        // SAFETY: `buf` is writable for its length.
+        let r = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), out.len() as libc::off_t) };
+        match cvt_size(r) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Adopts a descriptor handed over by the previous image (after
+/// `reexec`): makes it close-on-exec and owned. Fails with `EBADF` if it is
+/// not open.
+///
+/// Contract: `fd` is named by the handed-over state and adopted once.
+pub(crate) fn adopt(fd: RawFd) -> io::Result<OwnedFd> {
+    take_inherited(fd)
+}
+
 /// Sends `sig` to process `pid` (`sig` 0 only checks existence).
 pub(crate) fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill takes no pointers.

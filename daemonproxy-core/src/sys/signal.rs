@@ -177,6 +177,18 @@ pub(crate) fn set_fatal_log_fd(fd: RawFd) {
     LOG_FD.store(fd, SeqCst);
 }
 
+/// Unblocks `signals` in the calling thread (a daemon's new image, once
+/// its handlers are in place: see `exec_replace`'s `keep_blocked`).
+pub(crate) fn unblock(signals: &[i32]) {
+    let mut set = sigset_empty();
+    for &sig in signals {
+        // SAFETY: a valid, initialised sigset; invalid numbers are refused.
+        unsafe { libc::sigaddset(&mut set, sig) };
+    }
+    // SAFETY: a valid sigset; only the calling thread's mask changes.
+    unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut()) };
+}
+
 /// Guard of the fatal-signal handlers (at most one exists at a time).
 pub(crate) struct FatalSignals {
     /// The dispositions replaced, in the order of [`FATAL_SIGNALS`].

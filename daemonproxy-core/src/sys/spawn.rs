@@ -1076,7 +1076,11 @@ pub(super) fn sigset_full() -> libc::sigset_t {
 ///
 /// `EINVAL` without any change if an argument or value contains NUL, or a
 /// variable name is empty or contains `=` or NUL.
-pub(crate) fn exec_replace(argv: &[u8], extra_env: &[(&[u8], &[u8])]) -> i32 {
+///
+/// `keep_blocked`: signals the new program starts with blocked (a daemon's
+/// next image, which unblocks them once its handlers are in place, so that
+/// none arriving during the exec is lost or kills it).
+pub(crate) fn exec_replace(argv: &[u8], extra_env: &[(&[u8], &[u8])], keep_blocked: &[i32]) -> i32 {
     if argv.contains(&0)
         || extra_env.iter().any(|(k, v)| k.is_empty() || k.contains(&b'=') || k.contains(&0) || v.contains(&0))
     {
@@ -1161,8 +1165,13 @@ pub(crate) fn exec_replace(argv: &[u8], extra_env: &[(&[u8], &[u8])]) -> i32 {
             saved.push((sig, old));
         }
     }
-    // SAFETY: valid sigset; the new program starts with an empty mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &empty, ptr::null_mut()) };
+    let mut start_mask = empty;
+    for &sig in keep_blocked {
+        // SAFETY: a valid, initialised sigset; invalid numbers are refused.
+        unsafe { libc::sigaddset(&mut start_mask, sig) };
+    }
+    // SAFETY: valid sigset; the new program starts with this mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &start_mask, ptr::null_mut()) };
     // SAFETY: `argp` and `envp` are NULL-terminated arrays of pointers to
     // NUL-terminated strings kept alive by `args`, `extras` and `environ`.
     unsafe { libc::execvpe(argp[0], argp.as_ptr(), envp.as_ptr()) };
@@ -1505,7 +1514,7 @@ mod tests {
                     act.sa_sigaction = noop_handler as extern "C" fn(c_int) as usize;
                     libc::sigaction(libc::SIGUSR2, &act, ptr::null_mut());
                     // A failing exec changes nothing.
-                    if exec_replace(b"/no/such/exit/program", &[(b"X", b"y")]) != libc::ENOENT {
+                    if exec_replace(b"/no/such/exit/program", &[(b"X", b"y")], &[]) != libc::ENOENT {
                         return 20;
                     }
                     let mut now: libc::sigaction = mem::zeroed();
@@ -1518,13 +1527,14 @@ mod tests {
                     if libc::sigismember(&mask, libc::SIGUSR1) != 1 {
                         return 22;
                     }
-                    if exec_replace(b"a\0", &[]) != libc::EINVAL {
+                    if exec_replace(b"a\0", &[], &[]) != libc::EINVAL {
                         return 23;
                     }
                     let script = sh(r#"echo "$DAEMONPROXY_EXITCODE|$DAEMONPROXY_ERROR|$PATH"; while read k v; do case $k in SigBlk:|SigCgt:) echo "$k $v";; esac; done < /proc/$$/status"#);
                     exec_replace(
                         &script,
                         &[(b"DAEMONPROXY_EXITCODE", b"0"), (b"DAEMONPROXY_ERROR", b"terminated normally")],
+                        &[],
                     );
                     24
                 }
