@@ -54,7 +54,7 @@ impl LogLevel {
 
     /// The level `delta` steps away, clamped to `None..=Fatal`.
     pub fn step(self, delta: i32) -> LogLevel {
-        let i = (self as i32 + 3 + delta).clamp(0, 6);
+        let i = (self as i32 + 3).saturating_add(delta).clamp(0, 6);
         ALL[i as usize]
     }
 }
@@ -75,6 +75,8 @@ mod tests {
         assert_eq!(LogLevel::Debug.step(-5), LogLevel::None);
         assert_eq!(LogLevel::Debug.step(4), LogLevel::Fatal);
         assert_eq!(LogLevel::Fatal.step(1), LogLevel::Fatal);
+        assert_eq!(LogLevel::Fatal.step(i32::MAX), LogLevel::Fatal);
+        assert_eq!(LogLevel::None.step(i32::MIN), LogLevel::None);
         for l in ALL {
             assert_eq!(LogLevel::from_name(l.name().as_bytes()), Some(l));
         }

@@ -1,7 +1,11 @@
 //! Arbitrary sequences of commands, exits, signals and clock advances
 //! against the sans-IO supervisor (pretend processes, virtual time).
 //!
-//! Invariants checked after every step: no panic; the pid index names
+//! `reexec` writes the whole state and reads it back into a new
+//! supervisor in the middle of all that.
+//!
+//! Invariants checked after every step: no panic; every state written is
+//! read back; the pid index names
 //! exactly the running services (`check_invariants`); a deleted service
 //! never goes `up` again before a new `start`; every `up` is followed by
 //! exactly one `down` (checked when all pretend processes are made to exit
@@ -19,7 +23,7 @@ const NAMES: [&str; 4] = ["a", "b", "c", "d"];
 const SIGNALS: [Signal; 4] = [Signal::HUP, Signal::INT, Signal::USR1, Signal::TERM];
 
 /// Command templates; `{}` is a service name.
-const TEMPLATES: [&str; 16] = [
+const TEMPLATES: [&str; 17] = [
     "service.args\t{}\ttrue",
     "service.args\t{}",
     "service.start\t{}",
@@ -36,6 +40,7 @@ const TEMPLATES: [&str; 16] = [
     "signal.clear\tSIGHUP\t1",
     "statedump",
     "fd.pipe\tr.{}\tw.{}",
+    "reexec",
 ];
 
 /// Follows the event stream. Keyed by pid, because `statedump` repeats the
@@ -128,6 +133,8 @@ fuzz_target!(|data: &[u8]| {
         if let Err(e) = sim.supervisor().check_invariants() {
             panic!("invariant broken: {e}");
         }
+        // A `reexec` wrote the state and read it back.
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     }
     // Stop every restart source, end every process: each up gets its down.
     sim.fail_fork(None);

@@ -5,14 +5,14 @@
 //!   generators in `daemonproxy-proto/tests/properties.rs`: every value they
 //!   produce must survive `encode` → `parse` unchanged.
 //! * [`frame_chunked`] and [`frame_reference`] frame a byte stream through
-//!   [`LineFramer`] in arbitrary chunks and through a trivial model.
+//!   [`daemonproxy_proto::LineFramer`] in arbitrary chunks and through a trivial model.
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use daemonproxy_proto::{
-    AddrKind, Command, CommandKind, Domain, EnvList, Event, ExitReason, FdInfo, FdList, Frame, Groups, Limit,
-    LineFramer, LogFilterArg, LogLevel, Name, NotifyFields, NotifyMode, OpenFlags, PipeFlags, Resource, Rlimit,
+    AddrKind, Command, CommandKind, Domain, EnvList, Event, ExitReason, FdInfo, FdList, Groups, Limit,
+    LogFilterArg, LogLevel, Name, NotifyFields, NotifyMode, OpenFlags, PipeFlags, Resource, Rlimit,
     Rlimits, ServiceState, Signal, SockType, SocketAddr, SocketFlags, Special, StartWhen, Triggers, Umask, UserIds,
-    MAX_EXEC_ARGS, MAX_INTERVAL, MAX_LINE, MAX_NAME_LEN, MAX_TIMEOUT, MAX_UNIX_PATH, NOTIFY_FDS,
+    MAX_EXEC_ARGS, MAX_INTERVAL, MAX_NAME_LEN, MAX_TIMEOUT, MAX_UNIX_PATH, NOTIFY_FDS,
 };
 
 const NAME_BYTES: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";

@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorKind};
 use crate::ids::{ConnId, FdId};
 use crate::options::Options;
 use crate::supervisor::state::{Reader, Writer};
-use crate::supervisor::{ConnKind, Supervisor};
+use crate::supervisor::{ConnKind, Errno, Supervisor};
 use crate::sys;
 use crate::time::Time;
 use std::ffi::OsString;
@@ -194,17 +194,18 @@ impl Reactor {
                 format_args!("reexec: descriptor {raw} was not handed over; it refers to /dev/null now"),
             );
         }
-        for (before, socket, input, output) in handed.conns {
-            let Some(c) = carried.iter().find(|c| c.before == before) else { continue };
-            let io = if socket {
-                match input.map(sys::fd::adopt) {
-                    Some(Ok(fd)) => ConnIo::socket(fd),
-                    _ => continue,
-                }
-            } else {
-                ConnIo::borrowed(input, output)
+        for id in carried {
+            let handed_io = handed.conns.iter().find(|(i, ..)| *i == id.index() as u64);
+            let io = match handed_io {
+                Some(&(_, true, Some(fd), _)) => sys::fd::adopt(fd).ok().map(ConnIo::socket),
+                Some(&(_, false, input, output)) => Some(ConnIo::borrowed(input, output)),
+                _ => None,
             };
-            reactor.set_io(c.now, io);
+            match io {
+                Some(io) => reactor.set_io(id, io),
+                // Not handed over (a bug): it ends as a broken connection.
+                None => reactor.sup.handle_input_error(id, Errno(libc::EBADF), Time::now()),
+            }
         }
         if let Some((fd, env)) = handed.notify {
             if let Ok(fd) = sys::fd::adopt(fd) {
@@ -237,7 +238,7 @@ impl Reactor {
 struct Handed {
     null: u32,
     std_mask: u8,
-    /// (id before, socket, input, output)
+    /// (id, socket, input, output)
     conns: Vec<(u64, bool, Option<RawFd>, Option<RawFd>)>,
     notify: Option<(RawFd, Vec<u8>)>,
     ready_pipes: Vec<(i32, RawFd)>,

@@ -420,7 +420,8 @@ impl Log {
             2 => Target::Discard,
             _ => return Err(Bad("bad log target")),
         };
-        log.filter = LogLevel::Debug.step(r.i64()? as i32 - LogLevel::Debug as i32);
+        let filter = r.i64()?.clamp(-16, 16) as i32;
+        log.filter = LogLevel::Debug.step(filter - LogLevel::Debug as i32);
         log.queue = r.bytes()?.to_vec();
         log.lost = r.u64()?;
         log.set_target(target);

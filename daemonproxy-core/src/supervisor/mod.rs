@@ -73,7 +73,6 @@ pub use action::{
 };
 pub use conn::ConnKind;
 pub use signals::RECORDED_SIGNALS;
-pub use state::Carried;
 
 use self::admission::Admission;
 use self::conn::Conn;

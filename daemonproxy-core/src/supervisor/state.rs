@@ -25,6 +25,9 @@ use daemonproxy_proto::{Event, FdInfo, Name};
 const MAGIC: &[u8; 8] = b"DPSTATE\n";
 /// The format's number: changed with any change of layout.
 const FORMAT: u32 = 1;
+/// Connection ids above this are a damaged state (ids are slab keys, below
+/// the peak number of connections open at once).
+const MAX_CONN_ID: u64 = 1 << 20;
 
 /// Appends fields.
 #[derive(Debug, Default)]
@@ -127,16 +130,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A connection that goes on after `reexec`, as the driver must serve it
-/// again: its id before, and its id now.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Carried {
-    /// Its id in the image that wrote the state.
-    pub before: u64,
-    /// Its id now.
-    pub now: ConnId,
-}
-
 impl Supervisor {
     /// The whole state, for a new image of the daemon ([`Supervisor::restore`]).
     /// Connections for which `keep` says no (control-socket clients,
@@ -185,10 +178,10 @@ impl Supervisor {
     }
 
     /// A supervisor from a state written by [`Supervisor::save_state`] of
-    /// the same version, with the connections that went on (for the
-    /// driver to serve them again). The options give the pools; everything
-    /// else comes from the state.
-    pub fn restore(opts: &Options, state: &[u8]) -> Result<(Supervisor, Vec<Carried>), Error> {
+    /// the same version, with the connections that went on, under the
+    /// same ids (for the driver to serve them again). The options give the
+    /// pools; everything else comes from the state.
+    pub fn restore(opts: &Options, state: &[u8]) -> Result<(Supervisor, Vec<ConnId>), Error> {
         let bad = |b: Bad| Error::new(ErrorKind::Setup, 3, format!("reexec: unusable state: {}", b.0));
         let mut r = Reader::new(state);
         if r.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
@@ -207,7 +200,7 @@ impl Supervisor {
         Supervisor::restore_fields(opts, &mut r).map_err(bad)
     }
 
-    fn restore_fields(opts: &Options, r: &mut Reader<'_>) -> Got<(Supervisor, Vec<Carried>)> {
+    fn restore_fields(opts: &Options, r: &mut Reader<'_>) -> Got<(Supervisor, Vec<ConnId>)> {
         let log = super::log::Log::load(opts.log_filter, r)?;
         let guard = r.opt_u64()?.map(|g| g as i64);
         let exec_args = r.bytes()?.to_vec();
@@ -233,6 +226,9 @@ impl Supervisor {
         for _ in 0..r.u32()? {
             let s = Service::load(r)?;
             let name = s.name;
+            if sup.services.key(name.as_bytes()).is_some() {
+                return Err(Bad("a service named twice"));
+            }
             let key = sup.services.insert(name, s).map_err(|_| Bad("service pool too small"))?;
             let Some(s) = sup.services.get(key) else { continue };
             match s.state {
@@ -255,26 +251,23 @@ impl Supervisor {
             let before = r.u64()?;
             loaded.push((before, Conn::load(r)?));
         }
-        // Connections keep their ids (the log names them): the slots in
-        // between are filled for the time of the insertions.
-        loaded.sort_by_key(|(before, _)| *before);
-        let mut carried = Vec::new();
-        let mut fillers = Vec::new();
-        for (before, conn) in loaded {
-            while (sup.conns.vacant_key() as u64) < before && sup.conns.len() < 1 << 20 {
-                fillers.push(sup.conns.insert(Conn::new(ConnKind::InProcess, false, false)));
-            }
-            let now = ConnId(sup.conns.insert(conn));
-            carried.push(Carried { before, now });
-            sup.list(now);
+        // Connections keep their ids (the log and the embedding program
+        // name them).
+        loaded.sort_by_key(|(id, _)| *id);
+        if loaded.windows(2).any(|w| w[0].0 == w[1].0) || loaded.last().is_some_and(|(id, _)| *id >= MAX_CONN_ID) {
+            return Err(Bad("bad connection id"));
         }
-        for k in fillers {
-            sup.conns.remove(k);
+        let ids: Vec<ConnId> = loaded.iter().map(|(id, _)| ConnId(*id as usize)).collect();
+        sup.conns = loaded.into_iter().map(|(id, conn)| (id as usize, conn)).collect();
+        for &id in &ids {
+            sup.list(id);
         }
         if !r.is_empty() {
             return Err(Bad("trailing bytes"));
         }
-        Ok((sup, carried))
+        // Readable but inconsistent (two services with one pid, say).
+        sup.check_invariants().map_err(|_| Bad("inconsistent state"))?;
+        Ok((sup, ids))
     }
 
     /// Announces a completed `reexec` to the connections that went on and

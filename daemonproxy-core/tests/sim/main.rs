@@ -11,6 +11,7 @@ mod handles;
 mod lifecycle;
 mod logging;
 mod readiness;
+mod reexec;
 mod services;
 mod settings;
 mod terminate;
