@@ -129,8 +129,7 @@ impl Cli {
         }
         if !guarded {
             self.log_running_services();
-            self.flush();
-            std::process::exit(status);
+            self.exit(status);
         }
     }
 
@@ -145,7 +144,15 @@ impl Cli {
         }
         self.log(LogLevel::Info, format_args!("daemonproxy exiting"));
         self.log_running_services();
+        self.exit(status);
+    }
+
+    /// Flushes the log and exits. The reactor is dropped first, so that
+    /// what it leaves on disk is cleaned up (the `--notify-socket` file;
+    /// `std::process::exit` runs no destructors).
+    fn exit(&mut self, status: i32) -> ! {
         self.flush();
+        drop(self.reactor.take());
         std::process::exit(status);
     }
 

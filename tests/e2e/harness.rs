@@ -30,8 +30,10 @@ pub fn tempdir() -> tempfile::TempDir {
 }
 
 /// Collects a stream's lines on a thread, for waiting with a deadline.
+/// Each line is stamped with the moment the thread read it, so a test can
+/// tell how far apart two lines arrived however late it looks at them.
 pub struct Lines {
-    rx: Receiver<Vec<u8>>,
+    rx: Receiver<(Instant, Vec<u8>)>,
     /// Every line received so far (kept for failure messages).
     pub seen: Arc<Mutex<Vec<String>>>,
 }
@@ -53,7 +55,7 @@ impl Lines {
                             line.pop();
                         }
                         seen2.lock().unwrap().push(String::from_utf8_lossy(&line).into_owned());
-                        if tx.send(line).is_err() {
+                        if tx.send((Instant::now(), line)).is_err() {
                             break;
                         }
                     }
@@ -67,7 +69,7 @@ impl Lines {
     /// [`TIMEOUT`].
     pub fn next_bytes(&self) -> Option<Vec<u8>> {
         match self.rx.recv_timeout(TIMEOUT) {
-            Ok(l) => Some(l),
+            Ok((_, l)) => Some(l),
             Err(RecvTimeoutError::Disconnected) => None,
             Err(RecvTimeoutError::Timeout) => {
                 panic!("timed out waiting for a line; seen so far: {:#?}", self.seen.lock().unwrap())
@@ -83,19 +85,40 @@ impl Lines {
 
     /// Skips lines until one satisfies `pred`, returning it.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_for_timed(what, pred).0
+    }
+
+    /// Skips lines until one satisfies `pred`, returning it with the
+    /// moment it was read from the stream.
+    pub fn wait_for_timed(&self, what: &str, pred: impl Fn(&str) -> bool) -> (String, Instant) {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok(l) => {
+                Ok((at, l)) => {
                     let s = String::from_utf8_lossy(&l).into_owned();
                     if pred(&s) {
-                        return s;
+                        return (s, at);
                     }
                 }
                 Err(_) => panic!("never saw {what}; seen: {:#?}", self.seen.lock().unwrap()),
             }
         }
+    }
+
+    /// Skips lines until one starting with each of `prefixes` has come,
+    /// in any order; returns them in the order of `prefixes`. For events
+    /// whose relative order is not defined (processes ending at once).
+    pub fn wait_for_each(&self, prefixes: &[&str]) -> Vec<String> {
+        let mut found: Vec<Option<String>> = vec![None; prefixes.len()];
+        while found.iter().any(Option::is_none) {
+            let what = format!("lines starting with {prefixes:?}");
+            let line = self.wait_for(&what, |l| prefixes.iter().any(|p| l.starts_with(p)));
+            if let Some(i) = (0..prefixes.len()).find(|&i| found[i].is_none() && line.starts_with(prefixes[i])) {
+                found[i] = Some(line);
+            }
+        }
+        found.into_iter().flatten().collect()
     }
 
     /// Lines until (not including) the exact line `token`.

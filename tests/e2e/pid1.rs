@@ -239,3 +239,45 @@ fn pid1_container_conf_shuts_down_cleanly() {
         (left == 0).then_some(())
     });
 }
+
+/// As PID 1 (no `--subreaper` needed): the orphans of a service that
+/// double-forks are adopted, and an extended connection hears of their
+/// ends as `orphan.exit PID TS exit|signal VALUE`, with their pids as
+/// seen in the namespace; the service itself gets its `service.rusage`.
+#[test]
+fn pid1_reports_orphan_exits_to_extended_connections() {
+    const TEST: &str = "pid1_reports_orphan_exits_to_extended_connections";
+    let Some((mut d, init)) = start_as_pid1(TEST, &["-c", "/dev/null"]) else { return };
+    assert_eq!(d.cmd("conn.extended\ton"), Vec::<String>::new());
+    // The first orphan outlives the service by a moment; the second sleeps
+    // until a `kill` service sends it SIGTERM (its pid is the namespace's).
+    d.cmd(
+        "service.args\tforker\tsh\t-c\t((sleep 0.2; exit 6) & echo \"EXITER $!\" >&2); \
+         (sleep 60 & echo \"SLEEPER $!\" >&2); exit 0",
+    );
+    d.cmd("service.fds\tforker\tnull\tstderr\tstderr");
+    d.send("service.start\tforker");
+    let pid_of = |tag: &str| -> String {
+        let l = d.log.wait_for(tag, |l| l.starts_with(&format!("{tag} ")));
+        l[tag.len() + 1..].to_owned()
+    };
+    let (exiter, sleeper) = (pid_of("EXITER"), pid_of("SLEEPER"));
+    let down = d.out.wait_for("forker down", |l| l.starts_with("service.state\tforker\tdown\t"));
+    assert_eq!((fields(&down)[5], fields(&down)[6]), ("exit", "0"), "{down}");
+    let usage = d.out.wait_for("its rusage", |l| l.starts_with("service.rusage\tforker\t"));
+    assert_eq!(fields(&usage).len(), 6, "{usage}");
+    let ev = d.out.wait_for("the exiter's end", |l| l.starts_with("orphan.exit\t"));
+    assert_eq!(fields(&ev)[1..], [&*exiter, fields(&ev)[2], "exit", "6"], "{ev}");
+
+    d.cmd(&format!("service.args\tkiller\tkill\t-TERM\t{sleeper}"));
+    d.send("service.start\tkiller");
+    // The killer and its victim end in either order.
+    let ends = d.out.wait_for_each(&["orphan.exit\t", "service.rusage\tkiller\t"]);
+    let ev = &ends[0];
+    assert_eq!(fields(ev)[1..], [&*sleeper, fields(ev)[2], "signal", "SIGTERM"], "{ev}");
+    wait_no_children(init);
+
+    assert_eq!(d.cmd("terminate.guard\t-\t1"), Vec::<String>::new());
+    d.send("terminate\t0");
+    assert_eq!(harness::wait_timeout(&mut d.child), Some(0));
+}
