@@ -19,13 +19,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use daemonproxy_core::process::error_text;
-use daemonproxy_proto::{is_ignored, Command, CommandKind, Frame, LineFramer};
+use daemonproxy_proto::{is_ignored, Command, CommandKind, Frame, LineFramer, TAB_HINT};
 
 /// Exit status when the file has problems or cannot be read.
 pub const EXIT_PROBLEMS: i32 = 1;
-
-/// The hint for lines that hold spaces where TABs are expected.
-const TAB_HINT: &str = "hint: fields are separated by TABs, not spaces";
 
 /// One problem: the 1-based line number and the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,8 +161,8 @@ impl Checker {
         match Command::parse(line) {
             Ok(Command::Unknown { name }) => {
                 let message = format!("Unknown command: {}", String::from_utf8_lossy(name));
-                let message = match suggestion(name) {
-                    Some(known) if !spaced => format!("{message} (did you mean {known}?)"),
+                let message = match CommandKind::closest(name) {
+                    Some(known) if !spaced => format!("{message} (did you mean {}?)", known.name()),
                     _ => hint(message),
                 };
                 self.problem(number, message);
@@ -215,31 +212,6 @@ impl Checker {
             self.problem(number, format!("{kind}: No such service \"{}\"", String::from_utf8_lossy(name)));
         }
     }
-}
-
-/// The known command closest to a misspelt `name` (at most two edits).
-fn suggestion(name: &[u8]) -> Option<&'static str> {
-    CommandKind::ALL
-        .iter()
-        .map(|k| (distance(name, k.name().as_bytes()), k.name()))
-        .filter(|&(d, _)| d <= 2)
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, known)| known)
-}
-
-/// Levenshtein distance between two byte strings.
-fn distance(a: &[u8], b: &[u8]) -> usize {
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, &x) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &y) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(x != y);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -342,10 +314,8 @@ mod tests {
 
     #[test]
     fn suggestions_and_distance() {
-        assert_eq!(distance(b"", b"abc"), 3);
-        assert_eq!(distance(b"kitten", b"sitting"), 3);
-        assert_eq!(suggestion(b"statedumb"), Some("statedump"));
-        assert_eq!(suggestion(b"service.starts"), Some("service.start"));
-        assert_eq!(suggestion(b"hello"), None);
+        assert_eq!(CommandKind::closest(b"statedumb"), Some(CommandKind::Statedump));
+        assert_eq!(CommandKind::closest(b"service.starts"), Some(CommandKind::ServiceStart));
+        assert_eq!(CommandKind::closest(b"hello"), None);
     }
 }

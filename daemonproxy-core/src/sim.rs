@@ -126,6 +126,7 @@ pub struct Sim {
     blocked: Vec<ConnId>,
     fail_paths: HashMap<Vec<u8>, (Option<Step>, Errno)>,
     stale_sockets: Vec<Vec<u8>>,
+    live_sockets: Vec<(Vec<u8>, Option<i32>)>,
     fail_programs: HashMap<Vec<u8>, (ChildStep, Errno)>,
     fail_fork: Option<Errno>,
     fail_pipe: Option<Errno>,
@@ -179,6 +180,7 @@ impl Sim {
             blocked: Vec::new(),
             fail_paths: HashMap::new(),
             stale_sockets: Vec::new(),
+            live_sockets: Vec::new(),
             fail_programs: HashMap::new(),
             fail_fork: None,
             fail_pipe: None,
@@ -299,6 +301,12 @@ impl Sim {
     /// control socket.
     pub fn fail_path_at(&mut self, path: &str, step: Step, errno: i32) {
         self.fail_paths.insert(path.as_bytes().to_vec(), (Some(step), Errno(errno)));
+    }
+
+    /// A running daemon (with pid `pid`, if known) listens at `path`: a
+    /// control socket created there is refused.
+    pub fn live_socket(&mut self, path: &str, pid: Option<i32>) {
+        self.live_sockets.push((path.as_bytes().to_vec(), pid));
     }
 
     /// A socket file left by an earlier daemon lies at `path`: the next
@@ -583,6 +591,10 @@ impl Sim {
             },
             OwnedAction::Listen { req, path } => match self.path_failure(&path, Step::Bind) {
                 Some(f) => (req, f),
+                None if self.live_sockets.iter().any(|(p, _)| *p == path) => {
+                    let pid = self.live_sockets.iter().find(|(p, _)| *p == path).and_then(|(_, pid)| *pid);
+                    (req, ActionResult::InUse { pid })
+                }
                 None => {
                     let stale = self.stale_sockets.iter().position(|p| *p == path);
                     let replaced = stale.map(|i| self.stale_sockets.remove(i)).is_some();

@@ -113,6 +113,47 @@ impl CommandKind {
                 | ServiceListenFds
         )
     }
+
+    /// The command whose name is closest to `name` (at most two edits
+    /// away), for "did you mean ...?" after an unknown command.
+    ///
+    /// ```
+    /// use daemonproxy_proto::CommandKind;
+    /// assert_eq!(CommandKind::closest(b"servce.args"), Some(CommandKind::ServiceArgs));
+    /// assert_eq!(CommandKind::closest(b"statedumb"), Some(CommandKind::Statedump));
+    /// assert_eq!(CommandKind::closest(b"frobnicate"), None);
+    /// ```
+    pub fn closest(name: &[u8]) -> Option<CommandKind> {
+        if name.len() > 64 {
+            return None;
+        }
+        CommandKind::ALL
+            .iter()
+            .map(|&k| (edit_distance(name, k.name().as_bytes()), k))
+            .filter(|&(d, _)| d <= 2)
+            .min_by_key(|&(d, _)| d)
+            .map(|(_, k)| k)
+    }
+}
+
+/// Levenshtein distance between two short byte strings (`b` at most 63
+/// bytes: command names).
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row = [0usize; 64];
+    let b = &b[..b.len().min(63)];
+    for (j, r) in row.iter_mut().enumerate().take(b.len() + 1) {
+        *r = j;
+    }
+    for (i, &x) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &y) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(x != y);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// The four constant handles, which cannot be replaced or deleted (protocol.md §1).

@@ -33,6 +33,11 @@ pub enum Frame<'a> {
     },
 }
 
+/// What tells a user that a line holds spaces where the protocol wants
+/// TABs, the most common mistake (log lines, `--check`): not part of any
+/// protocol text, which stays as it is.
+pub const TAB_HINT: &str = "hint: fields are separated by TABs, not spaces";
+
 /// Whether a line is ignored without any reply (protocol.md §2.1): its first byte is
 /// `#`, or it consists only of space, TAB, CR, LF and NUL (or nothing).
 ///

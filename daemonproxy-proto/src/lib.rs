@@ -84,7 +84,7 @@ pub use event::{
     ERROR_MESSAGE_MAX, ERROR_QUOTE_LEN,
 };
 pub use flags::{Domain, OpenFlags, PipeFlags, SockType, SocketFlags, DEFAULT_LISTEN_BACKLOG};
-pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_EVENT_LINE, MAX_LINE};
+pub use frame::{is_ignored, Frame, LineFramer, DEFAULT_CAPACITY, MAX_EVENT_LINE, MAX_LINE, TAB_HINT};
 pub use level::LogLevel;
 pub use name::{is_name_byte, Name, MAX_NAME_LEN};
 pub use rlimit::{Limit, Resource, Rlimit, Rlimits};

@@ -276,9 +276,37 @@ fn config_file_is_executed_and_final_line_without_lf_too() {
     // ... replies to the config controller (echo) are dropped.
     d.sync();
     assert!(!d.out.seen.lock().unwrap().iter().any(|l| l.contains("from-config")));
-    // Errors of the config controller (number 1) only reach the log.
-    d.log.wait_for("config error", |l| l == "error: controller[1] sent unknown command bogus-in-config");
+    // Errors of the config controller only reach the log, naming the file
+    // and the line.
+    let want = format!("error: {}:4: Unknown command: bogus-in-config", p(&conf));
+    d.log.wait_for("config error", |l| l == want);
     d.log.wait_for("EOF warning", |l| l == "warning: Command ends with EOF... processing anyway");
+    assert_eq!(d.wait(), Some(0));
+}
+
+/// Mistakes in a config are logged with its path and line, and spaces
+/// where TABs belong get a hint, also when the program to execute is the
+/// one "with spaces" (in the daemon's log and in the child's own line).
+#[test]
+fn config_mistakes_name_the_line_and_hint_at_tabs() {
+    let dir = tempdir();
+    let conf = write_file(
+        dir.path(),
+        "a.conf",
+        "servce.args\tx\nservice.args\tw\tsleep 100\nservice.fds\tw\tnull\tstderr\tstderr\nservice.start\tw\n",
+    );
+    let mut d = Daemon::interactive_clean(&["-c", &p(&conf)]);
+    let hint = "(hint: fields are separated by TABs, not spaces)";
+    let want = format!("error: {}:1: Unknown command: servce.args (did you mean service.args?)", p(&conf));
+    d.log.wait_for("the unknown command", |l| l == want);
+    let child = format!("error: exec(sleep 100, ...) failed: No such file or directory {hint}");
+    let daemon = format!("error: service w: exec \"sleep 100\" failed: No such file or directory {hint}");
+    let lines = d.log.wait_for_each(&[&child, &daemon]);
+    assert_eq!(lines, [child, daemon]);
+    d.out.wait_for("the protocol's text", |l| {
+        l == "error\tservice w: exec \"sleep 100\" failed: No such file or directory"
+    });
+    d.close_stdin();
     assert_eq!(d.wait(), Some(0));
 }
 

@@ -984,6 +984,36 @@ fn socket_create_never_deletes_a_regular_file() {
     assert_eq!(c.cmd("echo\tok"), ["ok"]);
 }
 
+/// A second daemon started on a running one's socket path fails with
+/// "already running (pid N)" and leaves it alone: the first stays
+/// reachable. Once the first is gone, its socket is stale and replaced.
+#[test]
+fn a_second_daemon_does_not_take_over_a_running_ones_socket() {
+    let dir = tempdir();
+    let sock = dir.path().join("dp.sock");
+    let mut first = daemon();
+    assert_silent(&mut first, &format!("socket.create\t-\t{}", p(&sock)));
+    let second = crate::cli::run(&["-S", &p(&sock), "-c", "/dev/null"], b"");
+    assert_eq!(second.status, Some(3), "{}", second.stderr);
+    let log = second.stderr;
+    let want = format!("error: control socket {}: already running (pid {})\n", p(&sock), first.pid());
+    assert!(log.starts_with(&want), "{log}");
+    assert!(log.contains("fatal: Can't create controller socket"), "{log}");
+    let mut c = Client::connect(&sock);
+    assert_eq!(c.cmd("echo\tstill-mine"), ["still-mine"]);
+    // The same from a command of another daemon.
+    let mut other = daemon();
+    assert_err(&mut other, &format!("socket.create\t-\t{}", p(&sock)), "Failed to create control socket");
+    drop(c);
+    // Once the first has ended, the socket is stale.
+    first.close_stdin();
+    assert_eq!(first.wait(), Some(0));
+    assert!(sock.exists(), "left behind by an exit without socket.delete");
+    assert_silent(&mut other, &format!("socket.create\t-\t{}", p(&sock)));
+    other.log.wait_for("unlink log", |l| l == format!("info: Unlinked control socket {}", p(&sock)));
+    assert_eq!(Client::connect(&sock).cmd("echo\tnow-theirs"), ["now-theirs"]);
+}
+
 #[test]
 fn socket_create_argument_errors() {
     let dir = tempdir();

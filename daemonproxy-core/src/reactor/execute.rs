@@ -190,7 +190,8 @@ fn socket(fds: &mut super::FdTable, flags: SocketFlags, addr: Option<SocketAddr<
 /// the path is left alone (protocol.md §3.5).
 fn listen(fds: &mut super::FdTable, path: &[u8]) -> ActionResult {
     let replaced = match sys::fd::unlink_stale_socket(path) {
-        Ok(r) => r,
+        Ok(sys::fd::SocketPath::Live(pid)) => return ActionResult::InUse { pid },
+        Ok(r) => r == sys::fd::SocketPath::Removed,
         Err(e) => return failed(Step::Unlink, &e),
     };
     match sys::fd::unix_listener(path, 2) {

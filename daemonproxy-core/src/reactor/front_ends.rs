@@ -22,7 +22,7 @@ impl Reactor {
         sys::fd::set_nonblocking(sys::raw::borrow(1), true).map_err(unusable)?;
         self.repoint_to_null("stdin").map_err(unusable)?;
         self.repoint_to_null("stdout").map_err(unusable)?;
-        let id = self.add_conn(ConnKind::Interactive, ConnIo::borrowed(Some(0), Some(1)));
+        let id = self.add_conn(ConnKind::Interactive, ConnIo::borrowed(Some(0), Some(1)), None);
         let mut lines = Vec::new();
         for line in banner {
             Event::Info { text: line.as_bytes() }.encode(&mut lines);
@@ -62,7 +62,8 @@ impl Reactor {
                 }
             }
         };
-        Ok(self.add_conn(ConnKind::Config, io))
+        let source: &[u8] = if path == b"-" { b"stdin" } else { path };
+        Ok(self.add_conn(ConnKind::Config, io, Some(source)))
     }
 
     /// Creates the control socket (`-S PATH`); the details of a failure

@@ -278,12 +278,16 @@ impl Reactor {
 
     // ----- front-ends -----------------------------------------------------
 
-    /// Adds a connection whose descriptors the reactor serves.
-    fn add_conn(&mut self, kind: ConnKind, io: ConnIo) -> ConnId {
+    /// Adds a connection whose descriptors the reactor serves; `source`
+    /// names where its commands come from (a config file).
+    fn add_conn(&mut self, kind: ConnKind, io: ConnIo, source: Option<&[u8]>) -> ConnId {
         let now = Time::now();
         // What the supervisor queues for it is written by the drain, once
         // its descriptors are in place.
         let id = self.sup.open_connection(kind, now);
+        if let Some(source) = source {
+            self.sup.set_connection_source(id, source);
+        }
         self.set_io(id, io);
         self.drain(now);
         id
@@ -332,7 +336,7 @@ impl Reactor {
     /// Attaches an in-process controller: feed it lines with
     /// [`Reactor::send`] and read its events with [`Reactor::take_events`].
     pub fn attach(&mut self) -> ConnId {
-        self.add_conn(ConnKind::InProcess, ConnIo::none())
+        self.add_conn(ConnKind::InProcess, ConnIo::none(), None)
     }
 
     /// Attaches a controller of a front-end of your own (a TCP client, a
@@ -344,7 +348,7 @@ impl Reactor {
     /// or [`Written::Closed`]. Feed its commands with [`Reactor::send`];
     /// end it with [`Reactor::detach`].
     pub fn attach_writer(&mut self, writer: impl FnMut(&[u8]) -> Written + 'static) -> ConnId {
-        self.add_conn(ConnKind::Custom, ConnIo::writer(Box::new(writer)))
+        self.add_conn(ConnKind::Custom, ConnIo::writer(Box::new(writer)), None)
     }
 
     /// A custom front-end's writer can take bytes again.

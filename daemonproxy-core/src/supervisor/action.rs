@@ -86,6 +86,12 @@ pub enum ActionResult {
         /// A stale socket file was removed at the path.
         replaced: bool,
     },
+    /// The control socket's path belongs to a socket that a process
+    /// listens on (another daemon, usually): left alone.
+    InUse {
+        /// The listener's pid, if the system tells it.
+        pid: Option<i32>,
+    },
     /// A child was started (spawn).
     Spawned {
         /// Its pid.

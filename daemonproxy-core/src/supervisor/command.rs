@@ -131,7 +131,27 @@ impl Supervisor {
         self.scratch.clear();
         encode_unknown_command(&mut self.scratch, name);
         self.deliver(Some(id), now);
-        self.log.log_bytes(LogLevel::Error, format_args!("controller[{}] sent unknown command ", id), name, "");
+        if !self.log.enabled(LogLevel::Error) {
+            return;
+        }
+        // The log points at the mistake: the config's line, spaces where
+        // TABs belong, or the command meant.
+        let suffix = match CommandKind::closest(name) {
+            _ if name.contains(&b' ') => format!(" ({})", daemonproxy_proto::TAB_HINT),
+            Some(k) => format!(" (did you mean {}?)", k.name()),
+            None => String::new(),
+        };
+        match self.conns.get(id.0).and_then(|c| Some((c.source.as_deref()?, c.line))) {
+            Some((path, line)) => {
+                log!(self.log, Error, "{}:{}: Unknown command: {}{}", Lossy(path), line, Lossy(name), suffix)
+            }
+            None => self.log.log_bytes(
+                LogLevel::Error,
+                format_args!("controller[{}] sent unknown command ", id),
+                name,
+                &suffix,
+            ),
+        }
     }
 
     /// A command line was rejected by the parser: apply the original's
@@ -192,9 +212,22 @@ impl Supervisor {
         }
         if self.log.enabled(LogLevel::Error) {
             let id = issuer.conn;
-            let dots = if issuer.quote.long { "..." } else { "" };
-            log!(self.log, Error, "controller[{}] command failed: '{}'{}", id, Lossy(issuer.quote.bytes()), dots);
-            log!(self.log, Error, "  with error: '{}'", Lossy(msg_cut));
+            let quote = issuer.quote.bytes();
+            // Spaces where TABs belong are the most common mistake: the log
+            // says so (the error event keeps the protocol's text).
+            // (A line of at most two fields with spaces in them: arguments
+            // that legitimately hold spaces come after more fields.)
+            let spaced = quote.contains(&b' ') && quote.iter().filter(|&&b| b == b'\t').count() < 2;
+            let hint = if spaced { format!(" ({})", daemonproxy_proto::TAB_HINT) } else { String::new() };
+            let source = self.conns.get(id.0).and_then(|c| Some((c.source.as_deref()?, c.line)));
+            if let Some((path, line)) = source {
+                let command = quote.split(|&b| b == b'\t').next().unwrap_or_default();
+                log!(self.log, Error, "{}:{}: {}: {}{}", Lossy(path), line, Lossy(command), Lossy(msg_cut), hint);
+            } else {
+                let dots = if issuer.quote.long { "..." } else { "" };
+                log!(self.log, Error, "controller[{}] command failed: '{}'{}", id, Lossy(quote), dots);
+                log!(self.log, Error, "  with error: '{}'{}", Lossy(msg_cut), hint);
+            }
         }
         self.msg = msg;
     }

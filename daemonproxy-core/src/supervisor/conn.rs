@@ -127,6 +127,11 @@ pub struct Conn {
     /// Descriptors received with its input, for `fd.take` (with what the
     /// driver found out about each, or why it could not).
     pub ancillary: VecDeque<(FdId, Result<super::action::FdKind, super::action::Errno>)>,
+    /// Where its commands come from (a config file's path): its failures
+    /// are then logged as `SOURCE:LINE: message`.
+    pub source: Option<Box<[u8]>>,
+    /// Lines taken from its input so far (the current one's number).
+    pub line: u32,
 }
 
 impl Conn {
@@ -154,6 +159,8 @@ impl Conn {
             detached: false,
             extended: false,
             ancillary: VecDeque::new(),
+            source: None,
+            line: 0,
         }
     }
 

@@ -49,6 +49,15 @@ impl Supervisor {
         }
     }
 
+    /// Names where a connection's commands come from (a config file's
+    /// path): its failed commands are then logged as `SOURCE:LINE:
+    /// message`, which points the user at the line to fix.
+    pub fn set_connection_source(&mut self, conn: ConnId, source: &[u8]) {
+        if let Some(c) = self.conns.get_mut(conn.0) {
+            c.source = Some(source.into());
+        }
+    }
+
     /// Whether the connection takes input now (what
     /// [`Supervisor::input_buffer`] would offer room for).
     pub fn wants_input(&self, conn: ConnId) -> bool {
@@ -277,6 +286,7 @@ impl Supervisor {
                 }
                 Some(Frame::TooLong { first_byte }) => Some(first_byte),
             };
+            c.line = c.line.saturating_add(1);
             match too_long {
                 None => self.execute(id, &line, now),
                 Some(b'#') => {}
@@ -310,6 +320,9 @@ impl Supervisor {
             }
             Some(Frame::TooLong { first_byte }) => Some(first_byte != b'#'),
         };
+        if last.is_some() {
+            c.line = c.line.saturating_add(1);
+        }
         c.closing = true;
         match last {
             None => {}

@@ -43,8 +43,17 @@ impl Supervisor {
                 log!(self.log, Error, "Can't unlink control socket: {}", errno);
                 true
             }
+            ActionResult::InUse { pid } => {
+                match pid {
+                    Some(pid) => {
+                        log!(self.log, Error, "control socket {}: already running (pid {})", Lossy(&path), pid)
+                    }
+                    None => log!(self.log, Error, "control socket {}: already running", Lossy(&path)),
+                }
+                true
+            }
             ActionResult::Failed { errno, .. } => {
-                log!(self.log, Error, "bind(control_socket, {}: {}", Lossy(&path), errno);
+                log!(self.log, Error, "bind(control_socket, {}): {}", Lossy(&path), errno);
                 true
             }
             _ => false,

@@ -406,6 +406,11 @@ impl Supervisor {
             _ => "dup2".to_string(),
         };
         let text = format!("service {}: {what} failed: {errno}", s.name);
+        // The log says it too, for a daemon without controllers, with a
+        // hint for the usual cause of a program "with spaces" not found.
+        let spaced = step == ChildStep::Exec && s.program().contains(&b' ');
+        let hint = if spaced { format!(" ({})", daemonproxy_proto::TAB_HINT) } else { String::new() };
+        log!(self.log, Error, "{text}{hint}");
         self.emit(None, Event::Error { message: text.as_bytes() }, now);
     }
 

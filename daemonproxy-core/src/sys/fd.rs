@@ -397,14 +397,27 @@ pub(crate) fn unix_listener(path: &[u8], backlog: i32) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
+/// What was at a control socket's path before binding there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SocketPath {
+    /// Nothing.
+    Free,
+    /// A stale socket (nothing answered on it), now removed.
+    Removed,
+    /// A socket something listens on (left alone), with the listener's
+    /// pid when the system tells it.
+    Live(Option<i32>),
+}
+
 /// Removes a stale control socket before binding a new one at `path`
-/// (protocol.md §3.5, recommended behaviour): nothing there → `Ok(false)`; a
-/// socket owned by the effective uid → unlinked, `Ok(true)`; a socket of
-/// another owner → `EPERM`; a directory → `EISDIR`; any other file type →
-/// `EEXIST` (never unlinked). Symbolic links are judged themselves (`lstat`),
-/// not followed.
-pub(crate) fn unlink_stale_socket(path: &[u8]) -> io::Result<bool> {
-    with_cstr(path, |p| {
+/// (protocol.md §3.5): nothing there → `Free`; a socket owned by the
+/// effective uid that nothing answers on → unlinked, `Removed`; one that a
+/// process listens on → left alone, `Live` (a second daemon must not take
+/// over a running one's socket); a socket of another owner → `EPERM`; a
+/// directory → `EISDIR`; any other file type → `EEXIST` (never unlinked).
+/// Symbolic links are judged themselves (`lstat`), not followed.
+pub(crate) fn unlink_stale_socket(path: &[u8]) -> io::Result<SocketPath> {
+    let owned_socket = with_cstr(path, |p| {
         // SAFETY: libc::stat is plain old data; all-zero is valid.
         let mut st: libc::stat = unsafe { mem::zeroed() };
         // SAFETY: `p` is a valid C string and `st` a writable stat buffer.
@@ -420,10 +433,62 @@ pub(crate) fn unlink_stale_socket(path: &[u8]) -> io::Result<bool> {
         if st.st_uid != unsafe { libc::geteuid() } {
             return Err(os_error(libc::EPERM));
         }
+        Ok(true)
+    })?;
+    if !owned_socket {
+        return Ok(SocketPath::Free);
+    }
+    if let Some(pid) = listener_at(path) {
+        return Ok(SocketPath::Live(pid));
+    }
+    with_cstr(path, |p| {
         // SAFETY: `p` is a valid C string.
         cvt(unsafe { libc::unlink(p) })?;
-        Ok(true)
+        Ok(SocketPath::Removed)
     })
+}
+
+/// Whether a process listens on the unix socket at `path` (a connection
+/// is accepted or queued: `Some`, with the listener's pid if known), or
+/// nothing answers (`None`: refused, or not a stream socket).
+fn listener_at(path: &[u8]) -> Option<Option<i32>> {
+    let fd = socket(libc::AF_UNIX, libc::SOCK_STREAM, true).ok()?;
+    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
+    if path.contains(&0) || path.len() >= addr.sun_path.len() {
+        return None;
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, &src) in addr.sun_path.iter_mut().zip(path) {
+        *dst = src as libc::c_char;
+    }
+    let len = mem::size_of::<libc::sa_family_t>() + path.len() + 1;
+    // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed its size.
+    let r = retry_eintr(|| {
+        cvt(unsafe {
+            libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len as libc::socklen_t)
+        })
+    });
+    match r {
+        // A full backlog still means a listener.
+        Ok(_) => {}
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINPROGRESS)) => {}
+        Err(_) => return None,
+    }
+    // SAFETY: ucred is plain old data; all-zero is valid.
+    let mut cred: libc::ucred = unsafe { mem::zeroed() };
+    let mut size = mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` is writable for `size` bytes.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut size,
+        )
+    };
+    Some((r == 0 && cred.pid > 0).then_some(cred.pid))
 }
 
 /// Accepts a connection: close-on-exec and non-blocking. Retries `EINTR`;
@@ -833,18 +898,22 @@ mod tests {
         let dir = temp_dir("sock");
         let base = std::os::unix::ffi::OsStrExt::as_bytes(dir.as_os_str()).to_vec();
         let sock = [&base[..], b"/ctl"].concat();
-        assert!(!unlink_stale_socket(&sock).unwrap());
+        assert_eq!(unlink_stale_socket(&sock).unwrap(), SocketPath::Free);
         let l = unix_listener(&sock, 2).unwrap();
         assert_eq!(
             describe(l.as_fd()).unwrap(),
             FdDescription::Socket { domain: SockDomain::Unix, ty: SockType::Stream, nonblock: true }
         );
-        // A second bind on the existing file fails; unlinking makes room.
+        // A second bind on the existing file fails; a live listener is
+        // left alone, with its pid (this process).
         assert_eq!(unix_listener(&sock, 2).unwrap_err().raw_os_error(), Some(libc::EADDRINUSE));
-        assert!(unlink_stale_socket(&sock).unwrap());
+        assert_eq!(unlink_stale_socket(&sock).unwrap(), SocketPath::Live(Some(std::process::id() as i32)));
+        assert!(dir.join("ctl").exists());
+        // Once nothing listens, the socket is stale: unlinking makes room.
+        drop(l);
+        assert_eq!(unlink_stale_socket(&sock).unwrap(), SocketPath::Removed);
         assert!(!dir.join("ctl").exists());
         let _l2 = unix_listener(&sock, 2).unwrap();
-        drop(l);
         let file = [&base[..], b"/regular"].concat();
         std::fs::write(dir.join("regular"), b"x").unwrap();
         assert_eq!(unlink_stale_socket(&file).unwrap_err().raw_os_error(), Some(libc::EEXIST));

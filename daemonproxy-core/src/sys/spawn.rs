@@ -825,6 +825,11 @@ impl Child<'_> {
                 put(&digits[i..]);
             }
         }
+        if self.prog.contains(&b' ') {
+            put(b" (");
+            put(daemonproxy_proto::TAB_HINT.as_bytes());
+            put(b")");
+        }
         put(b"\n");
         // SAFETY: write is async-signal-safe; `buf` is a local buffer of at
         // least `n` bytes.

@@ -156,3 +156,54 @@ fn log_dest_argument_errors() {
     }
     assert_eq!(s.log_destination(), Some(2));
 }
+
+#[test]
+fn config_failures_name_the_file_and_line_with_hints() {
+    let (mut s, _me) = world();
+    let c = s.connect(ConnKind::Config);
+    s.supervisor_mut().set_connection_source(c, b"/etc/dp.conf");
+    s.log();
+    s.send(
+        c,
+        "# a comment\n\nservce.args\tx\nservice.args ticker sleep 100\nservice.auto_up\tx\tz\nservice.args\tx\tsleep 100\nservice.start\tx\n",
+    );
+    s.fail_exec("sleep 100", libc::ENOENT);
+    s.advance_secs(0);
+    let hint = "(hint: fields are separated by TABs, not spaces)";
+    assert_eq!(
+        s.log(),
+        [
+            "error: /etc/dp.conf:3: Unknown command: servce.args (did you mean service.args?)".to_owned(),
+            format!("error: /etc/dp.conf:4: Unknown command: service.args ticker sleep 100 {hint}"),
+            "error: /etc/dp.conf:5: service.auto_up: Expected integer".to_owned(),
+            format!("error: service x: exec \"sleep 100\" failed: No such file or directory {hint}"),
+        ]
+    );
+}
+
+#[test]
+fn other_connections_keep_the_original_lines_with_a_hint_where_it_helps() {
+    let (mut s, me) = world();
+    s.log();
+    cmd(&mut s, me, "servce.args\tx");
+    cmd(&mut s, me, "service.signal ticker TERM");
+    cmd(&mut s, me, "service.auto_up\tticker 1 always");
+    let hint = "(hint: fields are separated by TABs, not spaces)";
+    assert_eq!(
+        s.log(),
+        [
+            format!("error: controller[{me}] sent unknown command servce.args (did you mean service.args?)"),
+            format!("error: controller[{me}] sent unknown command service.signal ticker TERM {hint}"),
+            format!("error: controller[{me}] command failed: 'service.auto_up\tticker 1 always'"),
+            format!("error:   with error: 'Invalid service name' {hint}"),
+        ]
+    );
+    // The error events keep the protocol's text.
+    s.fail_exec("sleep 100", libc::ENOENT);
+    cmd(&mut s, me, "service.args\tw\tsleep 100");
+    let events = cmd(&mut s, me, "service.start\tw");
+    assert!(events.contains(&"error\tservice w: exec \"sleep 100\" failed: No such file or directory".to_owned()));
+    assert!(s
+        .log()
+        .contains(&format!("error: service w: exec \"sleep 100\" failed: No such file or directory {hint}")));
+}

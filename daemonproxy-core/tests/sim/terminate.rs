@@ -206,7 +206,7 @@ fn socket_create_failures_are_logged_with_their_reason() {
     assert_err(&mut s, me, line, "Failed to create control socket");
     let mut log = vec![
         "info: Unlinked control socket /run/old.sock".to_owned(),
-        "error: bind(control_socket, /run/busy.sock: Address already in use".to_owned(),
+        "error: bind(control_socket, /run/busy.sock): Address already in use".to_owned(),
     ];
     log.extend(failure_log(me, line, "Failed to create control socket"));
     assert_eq!(s.log(), log);
@@ -216,6 +216,23 @@ fn socket_create_failures_are_logged_with_their_reason() {
     assert_err(&mut s, me, "socket.create\t-\t/run/file", "Failed to create control socket");
     assert_eq!(s.log()[0], "error: Can't unlink control socket: File exists");
     assert_eq!(s.supervisor().control_socket(), None);
+}
+
+#[test]
+fn a_socket_another_daemon_listens_on_is_not_taken_over() {
+    let (mut s, me) = world();
+    s.live_socket("/run/dp.sock", Some(4242));
+    let line = "socket.create\t-\t/run/dp.sock";
+    assert_err(&mut s, me, line, "Failed to create control socket");
+    let mut log = vec!["error: control socket /run/dp.sock: already running (pid 4242)".to_owned()];
+    log.extend(failure_log(me, line, "Failed to create control socket"));
+    assert_eq!(s.log(), log);
+    assert_eq!(s.supervisor().control_socket(), None);
+    // Without the listener's pid.
+    s.live_socket("/run/other.sock", None);
+    s.supervisor_mut().create_control_socket(b"/run/other.sock");
+    s.settle();
+    assert_eq!(s.log(), ["error: control socket /run/other.sock: already running"]);
 }
 
 #[test]
@@ -241,7 +258,7 @@ fn the_drivers_own_control_socket_logs_its_failure_only() {
     s.supervisor_mut().create_control_socket(b"/run/ro/dp.sock");
     s.settle();
     assert_eq!(s.supervisor().control_socket(), None);
-    assert_eq!(s.log(), ["error: bind(control_socket, /run/ro/dp.sock: Read-only file system"]);
+    assert_eq!(s.log(), ["error: bind(control_socket, /run/ro/dp.sock): Read-only file system"]);
     s.supervisor_mut().create_control_socket(b"/run/dp.sock");
     s.settle();
     assert_eq!(s.supervisor().control_socket().map(|(_, p)| p.to_vec()), Some(b"/run/dp.sock".to_vec()));
