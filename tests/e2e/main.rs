@@ -17,6 +17,7 @@ mod faults;
 mod handles;
 mod logging;
 mod pid1;
+mod reexec;
 mod services;
 mod settings;
 mod shutdown;
