@@ -17,6 +17,7 @@ use crate::pid1;
 use crate::shutdown::{self, Leftovers};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
 /// Long-running services of the big scenario.
@@ -207,10 +208,12 @@ struct Seen<'a> {
 /// far ahead); then 10 re-executions in a row, alternately from the
 /// interactive session and from `daemonproxy ctl reexec`, each with a
 /// service that exits during it. After each: the controller still talks,
-/// the old control-socket client was disconnected, a new one works. At
-/// the end: the statedump is the same, no service restarted, every exit
-/// was reported once, the listening socket accepts, the data in a pipe is
-/// still there and no descriptor leaked.
+/// the old control-socket client was disconnected, a new one works and
+/// sees the same statedump. At the end: the statedump is the same, no
+/// service restarted (same pids, still the daemon's children), every exit
+/// was reported once, the command line is the original one, the listening
+/// socket accepts, the data in a pipe is still there, no descriptor
+/// leaked, and a service started now inherits none of the daemon's.
 fn ten_reexecs(d: &mut Daemon, seen: Seen<'_>, dir: &Path, sock: &Path) {
     let sock_s = sock.to_str().unwrap();
     let listen = dir.join("listen.sock");
@@ -302,6 +305,7 @@ fn ten_reexecs(d: &mut Daemon, seen: Seen<'_>, dir: &Path, sock: &Path) {
             assert_eq!((r.code, r.stdout.as_str()), (Some(0), ""), "ctl reexec: {}", r.stderr);
         }
         d.out.wait_for("reexec done", |l| l == DONE);
+        d.log.wait_for("the log's reexec done", |l| l == "info: reexec done");
         // It can only exit after the exec (the exec closes its
         // connection), so only the new image can report it.
         let down = d.wait_state(&v, "down");
@@ -336,7 +340,7 @@ fn ten_reexecs(d: &mut Daemon, seen: Seen<'_>, dir: &Path, sock: &Path) {
         assert_eq!(fields(state)[..7], fields(&downs[0])[..7], "v{i}");
     }
     let log = d.log.seen.lock().unwrap().clone();
-    assert_eq!(log.iter().filter(|l| *l == "info: reexec done").count(), ROUNDS, "{log:#?}");
+    assert_eq!(log.iter().filter(|l| *l == "info: re-executing the daemon").count(), ROUNDS, "{log:#?}");
     // The same program and arguments, plus the one `--restore-state FD`
     // of the last re-exec (each image passes on its arguments without it).
     let now_as = cmdline(seen.daemon);
@@ -354,7 +358,7 @@ fn ten_reexecs(d: &mut Daemon, seen: Seen<'_>, dir: &Path, sock: &Path) {
     d.wait_state("reader", "down");
     // The new image made every descriptor it adopted close-on-exec again:
     // a service started now gets its three and nothing else.
-    d.cmd("service.args	fresh	sleep	100000");
+    d.cmd("service.args\tfresh\tsleep\t100000");
     let fresh = (seen.host_pid)(d.start_up("fresh"));
     poll_until("fresh to execute sleep", || {
         std::fs::read(format!("/proc/{fresh}/cmdline")).ok().filter(|c| c.starts_with(b"sleep\0"))
@@ -418,6 +422,13 @@ fn ten_reexecs_as_pid1() {
     );
 }
 
+/// Writes an executable file.
+fn write_script(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
+    let path = harness::write_file(dir, name, content);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    path
+}
+
 /// A small daemon for the other tests: two running services, a pipe and a
 /// listening socket; returns the services' pids.
 fn small_setup(d: &mut Daemon, dir: &Path) -> Vec<i32> {
@@ -465,6 +476,70 @@ fn reexec_of_a_missing_binary_changes_nothing() {
     assert_eq!(daemon_fds(d.pid(), &internal), masked(fds, &internal));
 }
 
+/// The new image re-arms the timers: a start scheduled for a later second
+/// and a throttled restart both happen after the re-exec, and not before
+/// the second they were due.
+#[test]
+fn pending_starts_happen_after_reexec() {
+    let mut d = Daemon::interactive_clean(&[]);
+    let _leftovers = Leftovers(d.out.seen.clone());
+    let at = harness::mono_secs() + 2;
+    d.cmd(&format!("service.args\tlater\tsleep\t100000\nservice.start\tlater\t{at}"));
+    d.cmd("service.args\tflaky\tsh\t-c\texit 1\nservice.auto_up\tflaky\t2\talways");
+    let down = d.wait_state("flaky", "down");
+    let restart = d.wait_state("flaky", "start");
+    let due = fields(&restart)[3].parse::<i64>().unwrap();
+    assert!(due > fields(&down)[3].parse::<i64>().unwrap(), "{restart}");
+    d.send("reexec");
+    d.out.wait_for("reexec done", |l| l == DONE);
+    // (in either order: they may fall in the same second), not before
+    // they were due
+    let mut ups = BTreeMap::new();
+    while ups.len() < 2 {
+        let up = d.out.wait_for("the delayed starts", |l| {
+            ["later", "flaky"].iter().any(|n| l.starts_with(&format!("service.state\t{n}\tup\t")))
+        });
+        ups.entry(fields(&up)[1].to_owned()).or_insert_with(|| fields(&up)[3].parse::<i64>().unwrap());
+    }
+    assert!(ups["later"] >= at && ups["flaky"] >= due, "{ups:?}, due at {at} and {due}");
+}
+
+/// The upgrade itself: the file the daemon was started from is replaced
+/// (a new file renamed over it; here a script that says so and runs the
+/// real binary). A plain `reexec` runs the image that is running
+/// (`/proc/self/exe`), not the replacement; naming the path runs the new
+/// file, which takes the state over.
+#[test]
+fn reexec_runs_a_replaced_binary_only_when_named() {
+    let dir = harness::tempdir();
+    let path = dir.path().join("daemonproxy");
+    if std::fs::hard_link(harness::bin(), &path).is_err() {
+        std::fs::copy(harness::bin(), &path).expect("copy the binary");
+    }
+    let mut d = Daemon::spawn_interactive(harness::clean_fds(Command::new(&path).arg("-i")));
+    let _leftovers = Leftovers(d.out.seen.clone());
+    small_setup(&mut d, dir.path());
+    let before = dump(&mut d);
+    let script = format!("#!/bin/sh\necho \"new version: $*\" >&2\nexec {} \"$@\"\n", harness::bin());
+    let new = write_script(dir.path(), "new", &script);
+    std::fs::rename(&new, &path).expect("replace the binary");
+
+    d.send("reexec");
+    d.out.wait_for("reexec done", |l| l == DONE);
+    d.log.wait_for("the log's reexec done", |l| l == "info: reexec done");
+    assert_same_state(&before, &dump(&mut d));
+    let started = |log: &[String]| log.iter().filter(|l| l.starts_with("new version: ")).cloned().collect::<Vec<_>>();
+    assert_eq!(started(&d.log.seen.lock().unwrap()), Vec::<String>::new(), "a plain reexec ran the new file");
+
+    d.send(&format!("reexec\t{}\t-i", path.display()));
+    d.out.wait_for("reexec done", |l| l == DONE);
+    d.log.wait_for("the log's reexec done", |l| l == "info: reexec done");
+    assert_same_state(&before, &dump(&mut d));
+    let runs = started(&d.log.seen.lock().unwrap());
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert!(runs[0].starts_with("new version: -i --restore-state "), "{runs:?}");
+}
+
 /// `reexec` into a program that is not daemonproxy: the process simply
 /// becomes that program. Here it exits 7 at once, so the daemon's process
 /// exits with status 7; exec-on-exit is daemonproxy's and does not run;
@@ -500,12 +575,11 @@ fn reexec_into_a_foreign_program_ends_the_daemon() {
 #[test]
 fn reexec_into_an_image_that_cannot_read_the_state_takes_the_exit_path() {
     let dir = harness::tempdir();
-    let recorder = harness::write_file(
+    let recorder = write_script(
         dir.path(),
         "recorder.sh",
         "#!/bin/sh\necho \"recorder: pid=$$ code=$DAEMONPROXY_EXITCODE error=$DAEMONPROXY_ERROR\" >&2\nexit 5\n",
     );
-    std::fs::set_permissions(&recorder, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     // (No TAB in it: `reexec` takes TAB-separated arguments.)
     let rec = recorder.to_str().unwrap();
     let mut d = Daemon::interactive_clean(&["-E", rec]);
@@ -550,30 +624,53 @@ fn reexec_signal_reexecutes_without_recording_it() {
     for _ in 0..3 {
         harness::kill(d.pid(), libc::SIGUSR2);
         d.out.wait_for("reexec done", |l| l == DONE);
+        d.log.wait_for("the log's reexec done", |l| l == "info: reexec done");
     }
     let after = dump(&mut d);
     assert_same_state(&before, &after);
     assert!(!after.iter().any(|l| l.starts_with("signal\tSIGUSR2")), "{after:#?}");
     assert!(!d.out.seen.lock().unwrap().iter().any(|l| l.starts_with("signal\tSIGUSR2")));
     let log = d.log.seen.lock().unwrap().clone();
-    assert_eq!(log.iter().filter(|l| *l == "info: reexec done").count(), 3, "{log:#?}");
+    assert!(!log.iter().any(|l| l.contains("SIGUSR2")), "{log:#?}");
 }
 
 /// What follows `reexec` on standard input in the same write, even a
-/// partial line, is executed by the new image, after `info reexec done`;
-/// the log filter set before goes on (the new image's `info:` lines are
-/// not logged).
+/// partial line, is executed by the new image, after `info reexec done`.
+/// The log filter, the log destination and the exec-on-exit arguments set
+/// by commands before go on: with the filter at `warning` the new image's
+/// `info:` lines are hidden; with `debug` (the default, which shows
+/// `info`) they go to the file handle the log was sent to; `terminate`
+/// executes the program set.
 #[test]
-fn input_after_reexec_is_executed_by_the_new_image() {
+fn input_and_settings_go_on_in_the_new_image() {
+    let dir = harness::tempdir();
+    let logfile = dir.path().join("log");
     let mut d = Daemon::interactive_clean(&[]);
-    assert_eq!(d.cmd("log.filter\twarning"), ["log.filter\twarning"]);
+    let setup = d.cmd(&format!(
+        "fd.open\tlogfile\twrite,create,append\t{}\nlog.dest\tfd\tlogfile\nlog.filter\twarning\n\
+         terminate.exec_args\tsh\t-c\techo \"exec'd: $DAEMONPROXY_EXITCODE $DAEMONPROXY_ERROR\" >&2; exit 9",
+        logfile.display()
+    ));
+    assert_eq!(setup.last().map(String::as_str), Some("log.filter\twarning"), "{setup:?}");
+
     d.send_raw(b"reexec\necho\tafter\nlog.filter\necho\tpar");
     assert_eq!(d.out.next(), DONE);
     assert_eq!(d.out.next(), "after");
     assert_eq!(d.out.next(), "log.filter\twarning");
     d.send_raw(b"tial\n");
     assert_eq!(d.out.next(), "partial");
-    assert_eq!(d.wait(), Some(0));
-    let log = d.log.rest_until_eof();
-    assert!(!log.iter().any(|l| l.starts_with("info:")), "{log:#?}");
+
+    assert_eq!(d.cmd("log.filter\tdebug"), ["log.filter\tdebug"]);
+    d.send("reexec");
+    assert_eq!(d.out.next(), DONE);
+    d.send("terminate\t0");
+    assert_eq!(harness::wait_timeout(&mut d.child), Some(9), "the exec-on-exit program's status");
+    let stderr = d.log.rest_until_eof();
+    assert_eq!(stderr, ["exec'd: 0 terminated normally"]);
+    let log = std::fs::read_to_string(&logfile).unwrap();
+    let log: Vec<&str> = log.lines().collect();
+    assert_eq!(
+        log,
+        ["info: re-executing the daemon", "info: reexec done", "warning: daemonproxy exec_on_exit to 'sh'"]
+    );
 }
