@@ -434,7 +434,12 @@ fn write_script(dir: &Path, name: &str, content: &str) -> std::path::PathBuf {
 fn small_setup(d: &mut Daemon, dir: &Path) -> Vec<i32> {
     let listen = dir.join("listen.sock");
     let out = d.cmd(&format!("fd.pipe\tr\tw\nfd.socket\tlistener\tlisten\t{}", listen.display()));
-    assert_eq!(out.len(), 3, "{out:#?}");
+    let want = [
+        "fd.state\tr\tpipe\tfrom\tw".to_owned(),
+        "fd.state\tw\tpipe\tto\tr".to_owned(),
+        format!("fd.state\tlistener\tsocket\tunix,stream,bind,listen=32\t{}", listen.display()),
+    ];
+    assert_eq!(out, want);
     ["a", "b"]
         .iter()
         .map(|n| {
@@ -596,6 +601,7 @@ fn reexec_into_an_image_that_cannot_read_the_state_takes_the_exit_path() {
     assert!(!log.iter().any(|l| l.starts_with("fatal:") || l == "info: reexec done"), "{log:#?}");
 
     // The same without exec-on-exit: the fatal line, status 3.
+    let dir = harness::tempdir();
     let mut d = Daemon::interactive_clean(&[]);
     let _leftovers = Leftovers(d.out.seen.clone());
     small_setup(&mut d, dir.path());
