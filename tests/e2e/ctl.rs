@@ -10,10 +10,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 /// What a `daemonproxy ctl` run produced.
-struct CtlOutput {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub struct CtlOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl CtlOutput {
@@ -24,7 +24,7 @@ impl CtlOutput {
 
 /// Runs `daemonproxy ctl ARGS...` with `stdin` (or /dev/null) and without
 /// `$DAEMONPROXY_SOCKET`, bounded by the harness timeout.
-fn ctl(args: &[&str], stdin: Option<&str>) -> CtlOutput {
+pub fn ctl(args: &[&str], stdin: Option<&str>) -> CtlOutput {
     ctl_env(args, stdin, None)
 }
 

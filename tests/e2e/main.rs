@@ -18,6 +18,7 @@ mod handles;
 mod logging;
 mod pid1;
 mod readiness;
+mod reexec;
 mod services;
 mod settings;
 mod shutdown;

@@ -36,7 +36,7 @@ fn unshare_options() -> Option<Vec<&'static str>> {
 /// Starts `daemonproxy ARGS... -i` as PID 1 of a new namespace; returns
 /// the daemon (whose `pid()` is the `unshare` process) and the host pid
 /// of the namespace's init, or `None` (with a message) to skip.
-fn start_as_pid1(test: &str, args: &[&str]) -> Option<(Daemon, i32)> {
+pub fn start_as_pid1(test: &str, args: &[&str]) -> Option<(Daemon, i32)> {
     let Some(opts) = unshare_options() else {
         eprintln!(
             "SKIPPED {test}: this machine does not permit a new PID namespace \
@@ -56,7 +56,7 @@ fn start_as_pid1(test: &str, args: &[&str]) -> Option<(Daemon, i32)> {
 }
 
 /// `/proc/PID/comm`.
-fn comm(pid: i32) -> String {
+pub fn comm(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).map(|s| s.trim_end().to_owned()).unwrap_or_default()
 }
 

@@ -77,7 +77,7 @@ pub fn assert_exit_log(d: &Daemon) {
 
 /// Kills, when dropped, the process groups of every `up` event of a daemon
 /// that sees this machine's pids, so that a failing test leaves nothing.
-struct Leftovers(Arc<Mutex<Vec<String>>>);
+pub struct Leftovers(pub Arc<Mutex<Vec<String>>>);
 
 impl Drop for Leftovers {
     fn drop(&mut self) {
