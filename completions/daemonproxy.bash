@@ -33,6 +33,6 @@ _daemonproxy() {
         COMPREPLY=($(compgen -W "ctl" -- "$cur"))
         return
     fi
-    COMPREPLY=($(compgen -W "-c --config --check -i --interactive -S --socket -D --daemonize --exit-guard -E --exit-exec --fd-pool --service-pool --max-connections -M --mlockall --subreaper --notify-socket --reexec-signal -v --verbose -q --quiet -h --help --version" -- "$cur"))
+    COMPREPLY=($(compgen -W "-c --config --check -i --interactive -S --socket -D --daemonize --exit-guard -E --exit-exec --fd-pool --service-pool --max-connections -M --mlockall --subreaper --notify-socket --reexec-signal --log-timestamps -v --verbose -q --quiet -h --help --version" -- "$cur"))
 }
 complete -o filenames -F _daemonproxy daemonproxy

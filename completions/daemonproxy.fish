@@ -18,6 +18,7 @@ complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s M -l mlockal
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l subreaper -d 'Adopt orphans of services (child subreaper)'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l notify-socket -r -F -d 'Readiness socket path [default: abstract]'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l reexec-signal -x -d 'Re-execute daemonproxy on SIG (live upgrade)'
+complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -l log-timestamps -d 'Start log lines with the UTC time'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s v -l verbose -d 'Enable another level of logging output'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s q -l quiet -d 'Suppress another level of logging output'
 complete -c daemonproxy -n 'not __fish_seen_subcommand_from ctl' -s h -l help -d 'Quick usage synopsis'

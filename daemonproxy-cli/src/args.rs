@@ -163,6 +163,8 @@ pub enum Setting {
     NotifySocket(OsString),
     /// `--reexec-signal SIG`: re-execute the daemon on this signal.
     ReexecSignal(Signal),
+    /// `--log-timestamps`: log lines start with the UTC time.
+    LogTimestamps,
     /// `-v`: lower the log filter by one.
     Verbose,
     /// `-q`: raise the log filter by one.
@@ -201,6 +203,8 @@ pub struct Options {
     pub notify_socket: Option<OsString>,
     /// `--reexec-signal`.
     pub reexec_signal: Option<Signal>,
+    /// `--log-timestamps`.
+    pub log_timestamps: bool,
     /// The log filter (protocol.md §7.1), clamped to
     /// [`LOG_FILTER_MIN`]..=[`LOG_FILTER_MAX`] at each `-v`/`-q`.
     pub log_filter: i32,
@@ -223,6 +227,7 @@ impl Default for Options {
             subreaper: false,
             notify_socket: None,
             reexec_signal: None,
+            log_timestamps: false,
             log_filter: LOG_FILTER_DEFAULT,
         }
     }
@@ -246,6 +251,7 @@ impl Options {
             Setting::Subreaper => self.subreaper = true,
             Setting::NotifySocket(path) => self.notify_socket = Some(path),
             Setting::ReexecSignal(sig) => self.reexec_signal = Some(sig),
+            Setting::LogTimestamps => self.log_timestamps = true,
             Setting::Verbose => self.log_filter = (self.log_filter - 1).max(LOG_FILTER_MIN),
             Setting::Quiet => self.log_filter = (self.log_filter + 1).min(LOG_FILTER_MAX),
         }
@@ -289,6 +295,7 @@ enum Opt {
     Subreaper,
     NotifySocket,
     ReexecSignal,
+    LogTimestamps,
     Verbose,
     Quiet,
     Help,
@@ -297,7 +304,7 @@ enum Opt {
 
 impl Opt {
     #[cfg(test)]
-    const ALL: [Opt; 18] = [
+    const ALL: [Opt; 19] = [
         Opt::Config,
         Opt::Check,
         Opt::Interactive,
@@ -312,6 +319,7 @@ impl Opt {
         Opt::Subreaper,
         Opt::NotifySocket,
         Opt::ReexecSignal,
+        Opt::LogTimestamps,
         Opt::Verbose,
         Opt::Quiet,
         Opt::Help,
@@ -334,6 +342,7 @@ impl Opt {
             Opt::Subreaper => "subreaper",
             Opt::NotifySocket => "notify-socket",
             Opt::ReexecSignal => "reexec-signal",
+            Opt::LogTimestamps => "log-timestamps",
             Opt::Verbose => "verbose",
             Opt::Quiet => "quiet",
             Opt::Help => "help",
@@ -499,6 +508,13 @@ pub(crate) fn command() -> Command {
                 .to_owned(),
         ),
         flag(
+            Opt::LogTimestamps,
+            "Start log lines with the UTC time",
+            "Start every log line with the wall-clock time in UTC, with milliseconds, as in \
+             2026-12-04T17:50:12.345Z info: daemonproxy exiting. Off by default, as in the original: a log \
+             collector (journald, docker) usually adds its own.",
+        ),
+        flag(
             Opt::Verbose,
             "Enable another level of logging output",
             "Show one more log level: the default shows info and above, -v adds debug, -vv everything. \
@@ -535,7 +551,7 @@ struct OptSpec {
 /// help text; building it at every start-up cost the idle daemon ~24 kB of
 /// stack, so parsing reads this table instead, and a test checks that the
 /// two agree.
-const OPTIONS: [(Opt, Option<char>, bool); 18] = [
+const OPTIONS: [(Opt, Option<char>, bool); 19] = [
     (Opt::Config, Some('c'), true),
     (Opt::Check, None, false),
     (Opt::Interactive, Some('i'), false),
@@ -550,6 +566,7 @@ const OPTIONS: [(Opt, Option<char>, bool); 18] = [
     (Opt::Subreaper, None, false),
     (Opt::NotifySocket, None, true),
     (Opt::ReexecSignal, None, true),
+    (Opt::LogTimestamps, None, false),
     (Opt::Verbose, Some('v'), false),
     (Opt::Quiet, Some('q'), false),
     (Opt::Help, Some('h'), false),
@@ -715,6 +732,7 @@ fn interpret(opt: Opt, value: OsString, steps: &mut Vec<Step>) {
         },
         Opt::Subreaper => Setting::Subreaper,
         Opt::NotifySocket => Setting::NotifySocket(value),
+        Opt::LogTimestamps => Setting::LogTimestamps,
         Opt::ReexecSignal => match reexec_signal(value.as_bytes()) {
             Some(sig) => Setting::ReexecSignal(sig),
             None => return steps.push(fatal(MSG_REEXEC_SIGNAL.to_owned())),
@@ -1433,6 +1451,7 @@ options:
      --subreaper              Adopt orphans of services (child subreaper)
      --notify-socket PATH      Readiness socket path [default: abstract]
      --reexec-signal SIG       Re-execute daemonproxy on SIG (live upgrade)
+     --log-timestamps           Start log lines with the UTC time
   -v --verbose                Enable another level of logging output
   -q --quiet                  Suppress another level of logging output
   -h --help                   Quick usage synopsis
@@ -1460,7 +1479,7 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
         assert_eq!(lines[lines.len() - 2], "", "ends with an empty line");
         assert_eq!(lines[lines.len() - 1], "");
         let options = &lines[2..lines.len() - 2];
-        assert_eq!(options.len(), 18);
+        assert_eq!(options.len(), 19);
         let longs = [
             "config",
             "check",
@@ -1476,17 +1495,19 @@ See also: man daemonproxy (docs/daemonproxy.8) and docs/protocol.md in the sourc
             "subreaper",
             "notify-socket",
             "reexec-signal",
+            "log-timestamps",
             "verbose",
             "quiet",
             "help",
             "version",
         ];
         let shorts = [
-            "-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "  ", "-M", "  ", "  ", "  ", "-v", "-q", "-h", "  ",
+            "-c", "  ", "-i", "-S", "-D", "  ", "-E", "  ", "  ", "  ", "-M", "  ", "  ", "  ", "  ", "-v", "-q", "-h",
+            "  ",
         ];
         let values = [
             "FILENAME", "", "", "PATH", "", "INTEGER", "TSV_ARGS", "N[xM]", "N[xM]", "N", "", "", "PATH", "SIG", "",
-            "", "", "",
+            "", "", "", "",
         ];
         for (i, line) in options.iter().enumerate() {
             // The original's 12 columns, or the name's own length.

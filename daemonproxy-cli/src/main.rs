@@ -24,6 +24,7 @@ mod generated;
 use args::{Options, Parsed, Setting, Step};
 use daemonproxy_core::process::{self, Daemonized};
 use daemonproxy_core::proto::LogLevel;
+use daemonproxy_core::supervisor::Timestamp;
 use daemonproxy_core::{Outcome, Reactor};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -55,6 +56,10 @@ impl Cli {
             None => {
                 if level > level_from(self.opts.log_filter) {
                     let mut err = std::io::stderr().lock();
+                    if self.opts.log_timestamps {
+                        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                        let _ = write!(err, "{} ", Timestamp(now.unwrap_or_default()));
+                    }
                     let _ = writeln!(err, "{}: {}", level.name(), args);
                 }
             }
@@ -223,7 +228,8 @@ fn core_options(o: &Options, argv: Vec<OsString>) -> daemonproxy_core::Options {
         .register_inherited(true)
         .subreaper(o.subreaper)
         .max_connections(o.max_connections)
-        .reexec_args(argv);
+        .reexec_args(argv)
+        .log_timestamps(o.log_timestamps);
     if let Some(path) = &o.notify_socket {
         core_opts = core_opts.notify_socket(OsStr::as_bytes(path));
     }

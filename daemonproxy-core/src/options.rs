@@ -25,6 +25,7 @@ pub struct Options {
     pub(crate) max_connections: usize,
     pub(crate) reexec_signal: Option<daemonproxy_proto::Signal>,
     pub(crate) reexec_args: Vec<std::ffi::OsString>,
+    pub(crate) log_timestamps: bool,
 }
 
 impl Default for Options {
@@ -41,6 +42,7 @@ impl Default for Options {
             max_connections: Options::DEFAULT_MAX_CONNECTIONS,
             reexec_signal: None,
             reexec_args: Vec::new(),
+            log_timestamps: false,
         }
     }
 }
@@ -149,6 +151,14 @@ impl Options {
     /// [`crate::Reactor::restore`].
     pub fn reexec_args(mut self, args: Vec<std::ffi::OsString>) -> Options {
         self.reexec_args = args;
+        self
+    }
+
+    /// Start each log line with the wall-clock time in UTC
+    /// (`2026-12-04T17:50:12.345Z info: ...`), as the driver gives it
+    /// ([`crate::Supervisor::set_wall_clock`]; the reactor does).
+    pub fn log_timestamps(mut self, yes: bool) -> Options {
+        self.log_timestamps = yes;
         self
     }
 

@@ -63,7 +63,7 @@ fn p(path: &Path) -> String {
 
 /// The option table of §12.3 (short, long, argument, description), with
 /// this project's `--check`.
-const HELP_OPTIONS: [(&str, &str, &str, &str); 18] = [
+const HELP_OPTIONS: [(&str, &str, &str, &str); 19] = [
     ("-c", "config", "FILENAME", "Read command stream from FILENAME at startup"),
     ("", "check", "", "Check the -c file for mistakes, run nothing, exit"),
     ("-i", "interactive", "", "Use STDIN+STDOUT as a controller communication pipe"),
@@ -78,6 +78,7 @@ const HELP_OPTIONS: [(&str, &str, &str, &str); 18] = [
     ("", "subreaper", "", "Adopt orphans of services (child subreaper)"),
     ("", "notify-socket", "PATH", "Readiness socket path [default: abstract]"),
     ("", "reexec-signal", "SIG", "Re-execute daemonproxy on SIG (live upgrade)"),
+    ("", "log-timestamps", "", "Start log lines with the UTC time"),
     ("-v", "verbose", "", "Enable another level of logging output"),
     ("-q", "quiet", "", "Suppress another level of logging output"),
     ("-h", "help", "", "Quick usage synopsis"),

@@ -311,3 +311,37 @@ fn blocked_pipe_log_destination_keeps_the_daemon_responsive() {
     d.send("service.signal\tcat\tKILL");
     d.wait_state("cat", "down");
 }
+
+/// `--log-timestamps`: every log line, from the option errors before the
+/// daemon exists to the exit, starts with the UTC time; without it none.
+#[test]
+fn log_timestamps_stamp_every_line_with_the_utc_time() {
+    let stamped = |line: &str| {
+        let (stamp, rest) = line.split_once(' ').unwrap_or_default();
+        let digits = "9999-99-99T99:99:99.999Z";
+        let shape = stamp.len() == digits.len()
+            && stamp.bytes().zip(digits.bytes()).all(|(c, d)| if d == b'9' { c.is_ascii_digit() } else { c == d });
+        shape && rest.contains(": ")
+    };
+    let mut d = Daemon::interactive_clean(&["--log-timestamps", "--fd-pool", "3"]);
+    bogus(&mut d, "stamped");
+    d.close_stdin();
+    assert_eq!(d.wait(), Some(0));
+    let log = d.log.rest_until_eof();
+    let all: Vec<String> = d.log.seen.lock().unwrap().clone();
+    assert!(all.len() >= 4, "{all:#?} {log:#?}");
+    assert!(all.iter().all(|l| stamped(l)), "{all:#?}");
+    assert!(all.iter().any(|l| l.ends_with(" warning: At least 7 fd objects required; using minimum")), "{all:#?}");
+    assert!(all.iter().any(|l| l.ends_with(" error: controller[0] sent unknown command stamped")), "{all:#?}");
+    assert!(all.iter().any(|l| l.ends_with(" info: daemonproxy exiting")), "{all:#?}");
+    // The year is this one (the stamp is the wall clock, not uptime).
+    let year = 1970 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 31_556_952;
+    assert!(all[0].starts_with(&year.to_string()), "{}", all[0]);
+
+    let mut plain = Daemon::interactive_clean(&[]);
+    bogus(&mut plain, "plain");
+    plain.close_stdin();
+    assert_eq!(plain.wait(), Some(0));
+    plain.log.rest_until_eof();
+    assert!(plain.log.seen.lock().unwrap().iter().all(|l| !stamped(l)));
+}

@@ -69,6 +69,7 @@ impl Reactor {
     /// Creates the control socket (`-S PATH`); the details of a failure
     /// are in the log.
     pub fn create_control_socket(&mut self, path: &[u8]) -> Result<(), Error> {
+        self.read_wall_clock();
         self.sup.create_control_socket(path);
         self.drain(Time::now());
         match self.sup.control_socket() {

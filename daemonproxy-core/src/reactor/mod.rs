@@ -142,6 +142,8 @@ pub struct Reactor {
     ids: Vec<ConnId>,
     /// The default arguments of `reexec` (after the program).
     reexec_args: Vec<std::ffi::OsString>,
+    /// Log lines carry the wall-clock time.
+    stamps: bool,
     _exclusive: Exclusive,
 }
 
@@ -237,8 +239,10 @@ impl Reactor {
             received: Vec::new(),
             ids: Vec::new(),
             reexec_args: opts.reexec_args.clone(),
+            stamps: opts.log_timestamps,
             _exclusive: exclusive,
         };
+        reactor.read_wall_clock();
         if opts.subreaper {
             sys::fd::set_child_subreaper(true).map_err(|e| {
                 Error::io(ErrorKind::Setup, 3, format!("prctl(PR_SET_CHILD_SUBREAPER): {}", text(&e)), e)
@@ -265,6 +269,7 @@ impl Reactor {
 
     /// Logs a message through the daemon's log.
     pub fn log(&mut self, level: LogLevel, args: fmt::Arguments<'_>) {
+        self.read_wall_clock();
         self.sup.log(level, args);
         self.drain(Time::now());
     }
@@ -272,6 +277,7 @@ impl Reactor {
     /// Logs `warning: service 'NAME' running as pid PID` for every running
     /// service (before exiting, protocol.md §8.5).
     pub fn log_running_services(&mut self) {
+        self.read_wall_clock();
         self.sup.log_running_services();
         self.drain(Time::now());
     }
@@ -502,8 +508,18 @@ impl Reactor {
         self.drain(now);
     }
 
+    /// Gives the supervisor the wall-clock time, for stamped log lines
+    /// (`--log-timestamps`): before anything it is fed may log.
+    fn read_wall_clock(&mut self) {
+        if self.stamps {
+            let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            self.sup.set_wall_clock(since_epoch);
+        }
+    }
+
     /// One round of the loop (protocol.md §1).
     fn round(&mut self) {
+        self.read_wall_clock();
         let now = Time::now();
         if std::mem::take(&mut self.fatal_woken) {
             self.signals.drain_wake();

@@ -226,6 +226,7 @@ impl Reactor {
             reactor.watch_listener(fd);
         }
         sys::signal::unblock(&reactor.signals.caught);
+        reactor.read_wall_clock();
         let now = Time::now();
         reactor.sup.reexec_done(now);
         // Children that exited during the exec are reported now.

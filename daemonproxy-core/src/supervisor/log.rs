@@ -65,6 +65,40 @@ pub struct Log {
     attempt: bool,
     /// The destination changed and the driver has not been told.
     moved: bool,
+    /// `--log-timestamps`: lines start with the wall-clock time the
+    /// driver last gave ([`Log::set_wall_clock`]; none until it does).
+    stamps: Option<Option<Duration>>,
+}
+
+/// A wall-clock time (since the Unix epoch) as UTC in ISO 8601 with
+/// milliseconds, `2026-12-04T17:50:12.345Z`: what `--log-timestamps` puts
+/// before each log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp(pub Duration);
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs();
+        let (days, rest) = (secs / 86_400, secs % 86_400);
+        // Days to a civil date (proleptic Gregorian), by 400-year eras.
+        let z = days as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rest / 3600,
+            rest / 60 % 60,
+            rest % 60,
+            self.0.subsec_millis()
+        )
+    }
 }
 
 /// Formats into a fixed-size stack buffer, cutting what does not fit.
@@ -114,6 +148,20 @@ impl Log {
             pollable: true,
             attempt: false,
             moved: true,
+            stamps: None,
+        }
+    }
+
+    /// Starts each line with the wall-clock time (`--log-timestamps`).
+    pub fn stamp_lines(&mut self) {
+        self.stamps.get_or_insert(None);
+    }
+
+    /// The wall-clock time (since the Unix epoch) for the lines logged from
+    /// now on, when they are stamped.
+    pub fn set_wall_clock(&mut self, since_epoch: Duration) {
+        if let Some(t) = &mut self.stamps {
+            *t = Some(since_epoch);
         }
     }
 
@@ -160,6 +208,9 @@ impl Log {
         }
         let mut line = [0u8; LOG_BUFFER];
         let mut w = Cut { buf: &mut line[..LOG_BUFFER - 1], len: 0 };
+        if let Some(Some(t)) = self.stamps {
+            let _ = write!(w, "{} ", Timestamp(t));
+        }
         let _ = write!(w, "{}: {}", level.name(), args);
         let mut n = w.len;
         let extra = raw.len().min(LOG_BUFFER - 1 - n);
@@ -444,6 +495,31 @@ pub(crate) use log;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_utc_iso_8601_with_milliseconds() {
+        let at = |secs: u64, ms: u64| Timestamp(Duration::from_millis(secs * 1000 + ms)).to_string();
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(at(951_782_400, 7), "2000-02-29T00:00:00.007Z");
+        assert_eq!(at(1_796_406_612, 345), "2026-12-04T17:50:12.345Z");
+        assert_eq!(at(4_102_444_799, 999), "2099-12-31T23:59:59.999Z");
+        assert_eq!(at(253_402_300_799, 0), "9999-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn lines_are_stamped_only_when_asked_and_once_the_clock_is_known() {
+        let mut l = Log::new(LogLevel::Debug);
+        l.set_wall_clock(Duration::from_secs(1_796_406_612));
+        l.log(LogLevel::Info, format_args!("plain"));
+        l.stamp_lines();
+        l.log(LogLevel::Info, format_args!("no clock yet"));
+        l.set_wall_clock(Duration::from_millis(1_796_406_612_345));
+        l.log(LogLevel::Error, format_args!("stamped"));
+        assert_eq!(
+            String::from_utf8_lossy(&l.queue),
+            "info: plain\ninfo: no clock yet\n2026-12-04T17:50:12.345Z error: stamped\n"
+        );
+    }
 
     fn attached() -> Log {
         let mut l = Log::new(LogLevel::Debug);

@@ -72,6 +72,7 @@ pub use action::{
     Action, ActionResult, ChildStep, ControlLink, Errno, FdKind, FdSource, ProcessSettings, Spawn, Step, Usage, Written,
 };
 pub use conn::ConnKind;
+pub use log::Timestamp;
 pub use signals::RECORDED_SIGNALS;
 
 use self::admission::Admission;
@@ -189,6 +190,9 @@ impl Supervisor {
         }
         if !opts.exec_args.is_empty() {
             sup.queue.exec_on_exit(&opts.exec_args);
+        }
+        if opts.log_timestamps {
+            sup.log.stamp_lines();
         }
         Ok(sup)
     }
@@ -399,6 +403,13 @@ impl Supervisor {
     /// blocked (before exiting).
     pub fn force_log(&mut self) {
         self.log.force();
+    }
+
+    /// The wall-clock time (since the Unix epoch), for the log lines
+    /// stamped with it ([`Options::log_timestamps`]); a driver gives it
+    /// whenever it reads the clock, before feeding inputs.
+    pub fn set_wall_clock(&mut self, since_epoch: std::time::Duration) {
+        self.log.set_wall_clock(since_epoch);
     }
 
     /// Logs `warning: service 'NAME' running as pid PID` for every running

@@ -209,6 +209,9 @@ impl Supervisor {
         let opts = Options { guard, exec_args, ..opts.clone() };
         let mut sup = Supervisor::new(&opts, FdId::new(u32::MAX)).map_err(|_| Bad("handle pool too small"))?;
         sup.log = log;
+        if opts.log_timestamps {
+            sup.log.stamp_lines();
+        }
         sup.listener = listener;
         sup.signals = signals;
         for _ in 0..r.u32()? {
