@@ -482,8 +482,9 @@ impl Sim {
             self.settle();
             match self.sup.poll_timeout() {
                 // Due again at once (a restart to decide, a quick log
-                // retry): another round at the same time, a few at most.
-                Some(t) if t <= self.now && spins < 4 => spins += 1,
+                // retry, starts beyond one pass's share): another round at
+                // the same time, a bounded number of them.
+                Some(t) if t <= self.now && spins < 10_000 => spins += 1,
                 Some(t) if t > self.now && t <= until => {
                     self.now = t;
                     spins = 0;

@@ -335,7 +335,8 @@ fn log_timestamps_stamp_every_line_with_the_utc_time() {
     assert!(all.iter().any(|l| l.ends_with(" error: controller[0] sent unknown command stamped")), "{all:#?}");
     assert!(all.iter().any(|l| l.ends_with(" info: daemonproxy exiting")), "{all:#?}");
     // The year is this one (the stamp is the wall clock, not uptime).
-    let year = 1970 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 31_556_952;
+    let year =
+        1970 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 31_556_952;
     assert!(all[0].starts_with(&year.to_string()), "{}", all[0]);
 
     let mut plain = Daemon::interactive_clean(&[]);

@@ -58,12 +58,13 @@ impl Schedule {
         None
     }
 
-    /// Takes the keys of every live entry due at `now` into `due`, in
-    /// deadline order. A key may appear twice (a service rescheduled to the
-    /// same time): the caller checks each service's state as it starts it.
-    pub fn take_due(&mut self, now: Time, due: &mut Vec<usize>, is_live: impl Fn(usize, Time) -> bool) {
+    /// Takes the keys of the live entries due at `now` into `due`, in
+    /// deadline order, at most `limit` of them (the rest stay due). A key
+    /// may appear twice (a service rescheduled to the same time): the
+    /// caller checks each service's state as it starts it.
+    pub fn take_due(&mut self, now: Time, limit: usize, due: &mut Vec<usize>, is_live: impl Fn(usize, Time) -> bool) {
         while let Some(&Reverse((at, key))) = self.heap.peek() {
-            if at > now {
+            if at > now || due.len() >= limit {
                 break;
             }
             self.heap.pop();
@@ -89,7 +90,23 @@ mod tests {
         s.remove(live);
         assert_eq!(s.next(live), Some(t(5)));
         let mut due = Vec::new();
-        s.take_due(t(6), &mut due, live);
+        s.take_due(t(6), usize::MAX, &mut due, live);
         assert_eq!(due, [1]);
+    }
+
+    #[test]
+    fn at_most_the_limit_is_taken_and_the_rest_stays_due() {
+        let mut s = Schedule::with_capacity(8);
+        let t = Time::from_secs;
+        for k in 0..5 {
+            s.add(k, t(10 - k as u64));
+        }
+        let mut due = Vec::new();
+        s.take_due(t(10), 2, &mut due, |_, _| true);
+        assert_eq!(due, [4, 3]);
+        assert_eq!(s.next(|_, _| true), Some(t(8)));
+        due.clear();
+        s.take_due(t(10), 10, &mut due, |_, _| true);
+        assert_eq!(due, [2, 1, 0]);
     }
 }

@@ -485,3 +485,31 @@ fn setting_always_on_a_running_service_does_not_start_it_twice() {
     s.exit(pid, ExitReason::Exit(0));
     assert_eq!(s.events(me), [down("r", 1001, pid, "exit\t0", 1), start("r", 1001), up("r", 1001, pid + 1)]);
 }
+
+#[test]
+fn a_crowd_of_due_starts_is_spread_over_passes_that_come_at_once() {
+    let (mut s, me) = world();
+    for i in 0..100 {
+        cmd(&mut s, me, &format!("service.args\ts{i}\ttrue"));
+    }
+    let at = T0 + 5;
+    for i in 0..100 {
+        cmd(&mut s, me, &format!("service.start\ts{i}\t{at}"));
+    }
+    s.events(me);
+    s.advance_secs(4);
+    assert!(s.processes().is_empty());
+    // One pass at the due second starts some; the rest are due at once,
+    // so a driver serves its connections and comes straight back.
+    let now = s.now() + std::time::Duration::from_secs(1);
+    s.supervisor_mut().handle_timeout(now);
+    s.settle();
+    let first = s.processes().len();
+    assert!((1..100).contains(&first), "{first} started in the first pass");
+    assert_eq!(s.supervisor_mut().poll_timeout(), Some(now));
+    // All of them by the end of that second, each once.
+    s.advance_secs(1);
+    assert_eq!(s.processes().len(), 100);
+    let ups = s.events(me).iter().filter(|l| l.starts_with("service.state\t") && l.contains("\tup\t")).count();
+    assert_eq!(ups, 100);
+}
