@@ -84,6 +84,9 @@ fn ready_token(key: usize) -> Token {
     Token(key * 4 + 3)
 }
 
+/// Most children reaped in one round (see `Reactor::reap`).
+const REAPS_PER_ROUND: usize = 64;
+
 /// The daemon: a [`Supervisor`] and the event loop around it.
 ///
 /// Build it with [`Reactor::new`], add front-ends
@@ -133,6 +136,8 @@ pub struct Reactor {
     signals_ready: bool,
     /// The last poll filled the event list: more may be ready at once.
     more_ready: bool,
+    /// The last round reaped its share of children: more may be waiting.
+    reap_more: bool,
     /// Decided and not yet returned by `run_once`.
     outcome: Option<Outcome>,
     /// /dev/null, duplicated for standard handles that are re-pointed.
@@ -234,6 +239,7 @@ impl Reactor {
             fatal_woken: false,
             signals_ready: false,
             more_ready: false,
+            reap_more: false,
             outcome: None,
             null,
             received: Vec::new(),
@@ -444,7 +450,13 @@ impl Reactor {
 
     /// Whether something can be done without waiting.
     fn busy(&mut self) -> bool {
-        if self.outcome.is_some() || self.listener_ready || self.fatal_woken || self.signals_ready || self.more_ready {
+        if self.outcome.is_some()
+            || self.listener_ready
+            || self.fatal_woken
+            || self.signals_ready
+            || self.more_ready
+            || self.reap_more
+        {
             return true;
         }
         if self.sources.iter().any(|(_, s)| s.ready.is_some())
@@ -574,8 +586,15 @@ impl Reactor {
 
     /// Reaps every exited child, reporting a failed exec before its exit.
     fn reap(&mut self, now: Time) {
-        let mut reaped = false;
-        while let Some((pid, how, usage)) = children::reap() {
+        let mut reaped = 0;
+        // A bounded share per round: ten thousand children killed at once
+        // would otherwise queue ten thousand events before a controller
+        // could read any (an `overflow`), and keep the loop from the
+        // connections meanwhile. The rest are reaped in the next rounds,
+        // which come at once.
+        self.reap_more = false;
+        while reaped < REAPS_PER_ROUND {
+            let Some((pid, how, usage)) = children::reap() else { break };
             if self.children.execs_pending() {
                 let sup = &mut self.sup;
                 self.children.check_execs(Some(pid), now, |p, step, e| sup.handle_child_failed(p, step, e, now));
@@ -583,9 +602,10 @@ impl Reactor {
             // A readiness line written just before exiting still counts.
             self.read_ready_pipes_of(pid, now);
             self.sup.handle_exit(pid, how, Some(usage), now);
-            reaped = true;
+            reaped += 1;
         }
-        if reaped {
+        self.reap_more = reaped == REAPS_PER_ROUND;
+        if reaped > 0 {
             // What a service wrote on its connection before exiting must be
             // read in this round, before its restart is decided, even if
             // the readiness report has not arrived yet.

@@ -21,6 +21,14 @@ impl Supervisor {
         if is_ignored(line) {
             return;
         }
+        // `echo` is how controllers synchronise, often once per command:
+        // it skips the general parser (the same result, without a NUL).
+        if let Some(text) = line.strip_prefix(b"echo\t").or((line == b"echo").then_some(&b""[..])) {
+            if !text.contains(&0) {
+                self.echo(id, text, now);
+                return;
+            }
+        }
         let r = match Command::parse(line) {
             Ok(Command::Unknown { name }) => {
                 self.unknown_command(id, name, now);

@@ -21,10 +21,10 @@ const RETRY_DELAY: Duration = Duration::from_secs(3);
 
 /// Most services started in one pass. A fork costs a fraction of a
 /// millisecond: a thousand services due at once (a restart storm) would
-/// keep the loop from its connections for half a second; sixteen keep an
+/// keep the loop from its connections for half a second; four keep an
 /// `echo`'s answer within a few milliseconds, and the rest start in the
 /// next rounds, which come at once.
-const STARTS_PER_PASS: usize = 16;
+const STARTS_PER_PASS: usize = 4;
 
 impl Supervisor {
     // ----- commands ------------------------------------------------------
