@@ -513,3 +513,34 @@ fn a_crowd_of_due_starts_is_spread_over_passes_that_come_at_once() {
     let ups = s.events(me).iter().filter(|l| l.starts_with("service.state\t") && l.contains("\tup\t")).count();
     assert_eq!(ups, 100);
 }
+
+/// How many of 100 services due at the same second the first pass starts,
+/// with `clients` connections besides the controller.
+fn started_in_first_pass(clients: usize) -> usize {
+    let (mut s, me) = world();
+    for _ in 0..clients {
+        s.attach();
+    }
+    for i in 0..100 {
+        cmd(&mut s, me, &format!("service.args\ts{i}\ttrue"));
+    }
+    let at = T0 + 5;
+    for i in 0..100 {
+        cmd(&mut s, me, &format!("service.start\ts{i}\t{at}"));
+    }
+    s.advance_secs(4);
+    assert!(s.processes().is_empty());
+    let now = s.now() + std::time::Duration::from_secs(1);
+    s.supervisor_mut().handle_timeout(now);
+    s.settle();
+    s.processes().len()
+}
+
+#[test]
+fn a_pass_starts_more_when_more_connections_wait_for_its_events() {
+    // Each pass ends by writing every connection its events: with many
+    // connections, a few starts per pass would spend the loop on writes.
+    let few = started_in_first_pass(0);
+    let many = started_in_first_pass(800);
+    assert!(few < many && many < 100, "{few} with one connection, {many} with 801");
+}
