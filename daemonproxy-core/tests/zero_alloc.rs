@@ -4,48 +4,12 @@
 //! process settings (environment, directory, umask, limits).
 
 use daemonproxy_core::{ConnId, Options, Reactor};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    /// Count only on the test's own thread (the harness allocates on others).
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static COUNT: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the
-// bookkeeping touches only const-initialised thread-locals, which never
-// allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-fn note() {
-    let _ = COUNTING.try_with(|c| {
-        if c.get() {
-            let _ = COUNT.try_with(|n| n.set(n.get() + 1));
-        }
-    });
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+use counting_alloc::allocations;
 
 /// Runs the reactor until the controller's events contain `needle` (bounded).
 fn run_until(r: &mut Reactor, me: ConnId, events: &mut Vec<u8>, needle: &[u8]) {
@@ -87,11 +51,11 @@ fn steady_state_does_not_allocate() {
     for _ in 0..20 {
         cycle(&mut r, me, &mut events);
     }
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..100 {
-        cycle(&mut r, me, &mut events);
-    }
-    COUNTING.with(|c| c.set(false));
-    let n = COUNT.with(Cell::get);
+    assert_eq!(allocations(|| drop(Box::new(1))), 1, "the counter counts");
+    let n = allocations(|| {
+        for _ in 0..100 {
+            cycle(&mut r, me, &mut events);
+        }
+    });
     assert_eq!(n, 0, "{n} allocations in 100 steady-state cycles");
 }
