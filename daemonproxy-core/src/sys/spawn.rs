@@ -221,6 +221,21 @@ pub(crate) struct Spawner {
     listen_pid_at: Option<usize>,
 }
 
+/// Pointers to each NUL-terminated string packed in `buf`, for the C
+/// arrays (argv, envp, exec candidates) built before a fork. Pointers to
+/// data the callee only reads are `*mut` because execve's prototype says so.
+fn strings_in(buf: &[u8]) -> impl Iterator<Item = *mut c_char> + '_ {
+    let base = buf.as_ptr();
+    let mut start = 0;
+    buf.iter().enumerate().filter(|(_, &b)| b == 0).map(move |(end, _)| {
+        // `start` is an index into `buf`, so the pointer stays in bounds
+        // (wrapping_add needs no unsafe).
+        let string = base.wrapping_add(start).cast_mut().cast();
+        start = end + 1;
+        string
+    })
+}
+
 /// Errno values whose texts are prepared (Linux uses fewer than 140).
 const ERRNO_TEXTS: i32 = 140;
 
@@ -517,14 +532,7 @@ impl Spawner {
             self.env.push(0);
         }
         self.envp.clear();
-        let base = self.env.as_ptr();
-        let mut start = 0;
-        for (i, &b) in self.env.iter().enumerate() {
-            if b == 0 {
-                self.envp.push(base.wrapping_add(start).cast::<c_char>());
-                start = i + 1;
-            }
-        }
+        self.envp.extend(strings_in(&self.env).map(<*mut c_char>::cast_const));
         self.envp.push(ptr::null());
     }
 
@@ -544,16 +552,7 @@ impl Spawner {
             self.args.push(0);
         }
         self.argp.clear();
-        let base = self.args.as_mut_ptr();
-        let mut start = 0;
-        for (i, &b) in self.args.iter().enumerate() {
-            if b == 0 {
-                // `start` is an index into `args`, so the pointer stays in
-                // bounds (wrapping_add needs no unsafe).
-                self.argp.push(base.wrapping_add(start).cast::<c_char>());
-                start = i + 1;
-            }
-        }
+        self.argp.extend(strings_in(&self.args));
         self.argp.push(ptr::null_mut());
     }
 
@@ -579,14 +578,7 @@ impl Spawner {
             }
         }
         self.pathp.clear();
-        let base = self.paths.as_ptr();
-        let mut start = 0;
-        for (i, &b) in self.paths.iter().enumerate() {
-            if b == 0 {
-                self.pathp.push(base.wrapping_add(start).cast::<c_char>());
-                start = i + 1;
-            }
-        }
+        self.pathp.extend(strings_in(&self.paths).map(<*mut c_char>::cast_const));
     }
 
     /// Starts a child that dies of SIGABRT at once: the service's descriptor
@@ -1097,14 +1089,7 @@ pub(crate) fn exec_replace(argv: &[u8], extra_env: &[(&[u8], &[u8])], keep_block
         args.extend_from_slice(field);
         args.push(0);
     }
-    let mut argp: Vec<*const c_char> = Vec::new();
-    let mut start = 0;
-    for (i, &b) in args.iter().enumerate() {
-        if b == 0 {
-            argp.push(args.as_ptr().wrapping_add(start).cast());
-            start = i + 1;
-        }
-    }
+    let mut argp: Vec<*const c_char> = strings_in(&args).map(<*mut c_char>::cast_const).collect();
     argp.push(ptr::null());
 
     // environment: current entries not overridden, then the extras
@@ -1130,13 +1115,7 @@ pub(crate) fn exec_replace(argv: &[u8], extra_env: &[(&[u8], &[u8])], keep_block
             p = p.add(1);
         }
     }
-    let mut start = 0;
-    for (i, &b) in extras.iter().enumerate() {
-        if b == 0 {
-            envp.push(extras.as_ptr().wrapping_add(start).cast());
-            start = i + 1;
-        }
-    }
+    envp.extend(strings_in(&extras).map(<*mut c_char>::cast_const));
     envp.push(ptr::null());
 
     // signals: block everything while dispositions change
