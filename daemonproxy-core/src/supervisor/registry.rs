@@ -15,19 +15,37 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// A name stored inline (no heap allocation).
+///
+/// The bytes are padded with zeros, which no name contains, and the length
+/// sits in the last byte: the padded arrays sort as the names do (a prefix
+/// first) and differ exactly where the names differ, so comparing them is
+/// four word comparisons, the tree's innermost step, instead of a call to
+/// `memcmp` for two slices of unknown length.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NameBuf {
-    len: u8,
-    bytes: [u8; MAX_NAME_LEN],
+    bytes: [u8; NAME_BUF_LEN],
 }
+
+/// The bytes of a [`NameBuf`]: the longest name and its length.
+const NAME_BUF_LEN: usize = MAX_NAME_LEN + 1;
+const _: () = assert!(NAME_BUF_LEN % 8 == 0, "NameBuf::cmp compares whole words");
 
 impl NameBuf {
     /// Copies a validated name.
     pub fn new(name: Name<'_>) -> NameBuf {
-        let mut bytes = [0; MAX_NAME_LEN];
-        let src = name.as_bytes();
+        NameBuf::padded(name.as_bytes()).unwrap_or_else(|| unreachable!("a name fits in a NameBuf"))
+    }
+
+    /// The bytes of a would-be name padded for comparison with stored
+    /// names, if they are not too long for one.
+    fn padded(src: &[u8]) -> Option<NameBuf> {
+        if src.len() > MAX_NAME_LEN {
+            return None;
+        }
+        let mut bytes = [0; NAME_BUF_LEN];
         bytes[..src.len()].copy_from_slice(src);
-        NameBuf { len: src.len() as u8, bytes }
+        bytes[MAX_NAME_LEN] = src.len() as u8;
+        Some(NameBuf { bytes })
     }
 
     /// A constant name of the daemon's own (`stderr`, `null`...).
@@ -37,7 +55,7 @@ impl NameBuf {
 
     /// The name's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len)]
+        &self.bytes[..usize::from(self.bytes[MAX_NAME_LEN])]
     }
 
     /// The name as a validated [`Name`].
@@ -48,14 +66,21 @@ impl NameBuf {
 }
 
 impl PartialOrd for NameBuf {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
 impl Ord for NameBuf {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.as_bytes().cmp(other.as_bytes())
+    fn cmp(&self, other: &Self) -> Ordering {
+        let word = |chunk: &[u8]| u64::from_be_bytes(chunk.try_into().unwrap_or_else(|_| unreachable!("8 bytes")));
+        for (a, b) in self.bytes.chunks_exact(8).zip(other.bytes.chunks_exact(8)) {
+            match word(a).cmp(&word(b)) {
+                Ordering::Equal => {}
+                unequal => return unequal,
+            }
+        }
+        Ordering::Equal
     }
 }
 
@@ -86,6 +111,10 @@ const MAX_RECORDS: usize = NIL as usize;
 const DELTA: u64 = 3;
 const RATIO: u64 = 2;
 
+/// Nodes on a path from the root: more than the height a tree of
+/// `MAX_RECORDS` records can reach (about 78, see `checks::height_bound`).
+const MAX_DEPTH: usize = 96;
+
 /// A record with its place in the tree and in name order.
 #[derive(Debug)]
 struct Node<T> {
@@ -99,6 +128,13 @@ struct Node<T> {
     value: T,
 }
 
+impl<T> Node<T> {
+    /// A record not yet in the tree.
+    fn leaf(name: NameBuf, value: T) -> Self {
+        Node { name, kids: [NIL; 2], size: 1, next: NIL, value }
+    }
+}
+
 /// Records of type `T` by name, with an optional fixed capacity.
 #[derive(Debug)]
 pub struct Registry<T> {
@@ -106,7 +142,42 @@ pub struct Registry<T> {
     root: u32,
     /// The record with the smallest name, where name order starts.
     first: u32,
+    /// The record with the greatest name: names added in ascending order
+    /// (a generated configuration) go after it without a comparison on the
+    /// way down.
+    last: u32,
+    /// The record last added or found by [`Registry::key_or_insert`]: a
+    /// service is usually defined by several lines in a row, and each looks
+    /// its name up again.
+    recent: u32,
     limit: Option<usize>,
+}
+
+/// Where a missing name goes: the nodes from the root down to the empty
+/// subtree it belongs in, with the side taken at each, and the record
+/// before it in name order.
+struct Path {
+    nodes: [u32; MAX_DEPTH],
+    sides: [u8; MAX_DEPTH],
+    len: usize,
+    /// The last node where the way went to the greater side (`NIL` if
+    /// none): the greatest name below the missing one.
+    prev: u32,
+}
+
+impl Path {
+    fn new() -> Path {
+        Path { nodes: [NIL; MAX_DEPTH], sides: [0; MAX_DEPTH], len: 0, prev: NIL }
+    }
+
+    fn push(&mut self, at: u32, side: usize) {
+        self.nodes[self.len] = at;
+        self.sides[self.len] = side as u8;
+        self.len += 1;
+        if side == 1 {
+            self.prev = at;
+        }
+    }
 }
 
 /// The slab key `key` as a link.
@@ -125,7 +196,7 @@ fn sided(heavy: usize, light: u32, toward: u32) -> [u32; 2] {
 impl<T> Registry<T> {
     /// An empty registry; `limit` reserves and caps its capacity.
     pub fn new(limit: Option<usize>) -> Self {
-        Registry { slab: Slab::with_capacity(limit.unwrap_or(0)), root: NIL, first: NIL, limit }
+        Registry { slab: Slab::with_capacity(limit.unwrap_or(0)), root: NIL, first: NIL, last: NIL, recent: NIL, limit }
     }
 
     /// Whether another record fits (`extra` more besides).
@@ -135,16 +206,24 @@ impl<T> Registry<T> {
 
     /// The key of `name`.
     pub fn key(&self, name: &[u8]) -> Option<usize> {
-        let mut at = self.root;
-        while at != NIL {
-            let node = self.node(at);
-            at = match name.cmp(node.name.as_bytes()) {
-                Ordering::Less => node.kids[0],
-                Ordering::Greater => node.kids[1],
-                Ordering::Equal => return Some(at as usize),
-            };
+        let name = NameBuf::padded(name)?;
+        self.search(&name, |_, _| {}).map(|at| at as usize)
+    }
+
+    /// The key of `name`, adding a record made by `make` if there is none
+    /// (one search for both); `None` when it is missing and the registry is
+    /// full.
+    pub fn key_or_insert(&mut self, name: Name<'_>, make: impl FnOnce(NameBuf) -> T) -> Option<usize> {
+        let name = NameBuf::new(name);
+        let mut path = Path::new();
+        if let Some(at) = self.locate(&name, &mut path) {
+            self.recent = at;
+            return Some(at as usize);
         }
-        None
+        if !self.has_room(0) {
+            return None;
+        }
+        Some(self.add(name, make, &path))
     }
 
     /// The record with this key.
@@ -168,9 +247,11 @@ impl<T> Registry<T> {
         if !self.has_room(0) {
             return Err(value);
         }
-        let key = self.slab.insert(Node { name, kids: [NIL; 2], size: 1, next: NIL, value });
-        self.link_in(link(key));
-        Ok(key)
+        let mut path = Path::new();
+        if self.locate(&name, &mut path).is_some() {
+            unreachable!("insert of a name in use");
+        }
+        Ok(self.add(name, |_| value, &path))
     }
 
     /// Stores `value` under `name`, returning the record it replaces. The
@@ -180,15 +261,19 @@ impl<T> Registry<T> {
         if !self.has_room(0) {
             return Err(value);
         }
-        let key = self.slab.insert(Node { name, kids: [NIL; 2], size: 1, next: NIL, value });
-        let old = self.unlink(name.as_bytes());
-        self.link_in(link(key));
-        Ok((key, old.map(|l| self.slab.remove(l as usize).value)))
+        let new = self.slab.insert(Node::leaf(name, value));
+        let old = self.unlink(&name);
+        let mut path = Path::new();
+        if self.locate(&name, &mut path).is_some() {
+            unreachable!("the old record is out of the tree");
+        }
+        self.link_in(link(new), &path);
+        Ok((new, old.map(|l| self.slab.remove(l as usize).value)))
     }
 
     /// Removes the record called `name`.
     pub fn remove(&mut self, name: &[u8]) -> Option<T> {
-        let gone = self.unlink(name)?;
+        let gone = self.unlink(&NameBuf::padded(name)?)?;
         Some(self.slab.remove(gone as usize).value)
     }
 
@@ -207,11 +292,10 @@ impl<T> Registry<T> {
                 return (node.next != NIL).then(|| (self.node(node.next).name, node.next as usize));
             }
         }
-        let name = name.as_bytes();
         let (mut at, mut found) = (self.root, None);
         while at != NIL {
             let node = self.node(at);
-            if node.name.as_bytes() > name {
+            if node.name > *name {
                 found = Some((node.name, at as usize));
                 at = node.kids[0];
             } else {
@@ -246,12 +330,91 @@ impl<T> Registry<T> {
         }
     }
 
+    /// Looks `name` up, telling `visit` each node passed and the side taken
+    /// there; returns the node called `name`, if any. The most recent and
+    /// the last record are tried first: a name after the last takes the
+    /// greater side all the way down without comparing.
+    fn search(&self, name: &NameBuf, mut visit: impl FnMut(u32, usize)) -> Option<u32> {
+        if self.recent != NIL && self.node(self.recent).name == *name {
+            return Some(self.recent);
+        }
+        let mut at = self.root;
+        if self.last != NIL && *name > self.node(self.last).name {
+            while at != NIL {
+                visit(at, 1);
+                at = self.node(at).kids[1];
+            }
+            return None;
+        }
+        while at != NIL {
+            let node = self.node(at);
+            let side = match name.cmp(&node.name) {
+                Ordering::Less => 0,
+                Ordering::Greater => 1,
+                Ordering::Equal => return Some(at),
+            };
+            visit(at, side);
+            at = node.kids[side];
+        }
+        None
+    }
+
+    /// The node called `name`; if there is none, `path` (empty before)
+    /// tells where it would go.
+    fn locate(&self, name: &NameBuf, path: &mut Path) -> Option<u32> {
+        self.search(name, |at, side| path.push(at, side))
+    }
+
+    /// Stores a record whose name `locate` found missing along `path` (the
+    /// tree unchanged since); returns its key. The record is made in its
+    /// slot rather than moved there: a service is a large value.
+    fn add(&mut self, name: NameBuf, make: impl FnOnce(NameBuf) -> T, path: &Path) -> usize {
+        let new = self.slab.insert(Node::leaf(name, make(name)));
+        self.link_in(link(new), path);
+        new
+    }
+
+    /// Puts the slab entry `new`, whose name `locate` found missing along
+    /// `path` (the tree unchanged since), into the tree and into name order.
+    fn link_in(&mut self, new: u32, path: &Path) {
+        let prev = path.prev;
+        let prev_next = if prev == NIL { &mut self.first } else { &mut self.node_mut(prev).next };
+        let next = std::mem::replace(prev_next, new);
+        self.node_mut(new).next = next;
+        if next == NIL {
+            self.last = new;
+        }
+        self.recent = new;
+        // Every subtree on the path has grown by one record, from the
+        // bottom up; only the grown side can have become too heavy.
+        // `sub` is the grown subtree, `grown` its size.
+        let (mut sub, mut grown) = (new, 1);
+        for (&at, &side) in path.nodes[..path.len].iter().zip(&path.sides).rev() {
+            let side = usize::from(side);
+            let node = self.node_mut(at);
+            // The subtree at `at` held itself, `grown - 1` and `other`.
+            let other = node.size - grown;
+            let heavy = grown + other > 1 && u64::from(grown) > DELTA * u64::from(other);
+            grown += other + 1;
+            if heavy {
+                let mut kids = node.kids;
+                kids[side] = sub;
+                sub = self.balance(at, kids);
+            } else {
+                node.kids[side] = sub;
+                node.size = grown;
+                sub = at;
+            }
+        }
+        self.root = sub;
+    }
+
     /// The record with the greatest name below `name`, or `NIL`.
-    fn last_below(&self, name: &[u8]) -> u32 {
+    fn last_below(&self, name: &NameBuf) -> u32 {
         let (mut at, mut found) = (self.root, NIL);
         while at != NIL {
             let node = self.node(at);
-            if node.name.as_bytes() < name {
+            if node.name < *name {
                 found = at;
                 at = node.kids[1];
             } else {
@@ -261,57 +424,37 @@ impl<T> Registry<T> {
         found
     }
 
-    /// Puts the slab entry `new` (whose name is not in use) into the tree
-    /// and into name order.
-    fn link_in(&mut self, new: u32) {
-        let name = self.node(new).name;
-        self.root = self.attach(self.root, new, name.as_bytes());
-        let prev = self.last_below(name.as_bytes());
-        let prev_next = if prev == NIL { &mut self.first } else { &mut self.node_mut(prev).next };
-        let next = std::mem::replace(prev_next, new);
-        self.node_mut(new).next = next;
-    }
-
     /// Takes the record called `name` out of the tree and out of name
     /// order, leaving it in the slab; returns its key.
-    fn unlink(&mut self, name: &[u8]) -> Option<u32> {
+    fn unlink(&mut self, name: &NameBuf) -> Option<u32> {
         let (root, gone) = self.detach(self.root, name);
         self.root = root;
         if gone == NIL {
             return None;
         }
         let next = self.node(gone).next;
-        match self.last_below(name) {
+        let prev = self.last_below(name);
+        match prev {
             NIL => self.first = next,
             prev => self.node_mut(prev).next = next,
+        }
+        if gone == self.last {
+            self.last = prev;
+        }
+        if gone == self.recent {
+            self.recent = NIL;
         }
         Some(gone)
     }
 
-    /// Adds node `new`, called `name`, to the subtree at `at`; returns the
-    /// subtree's new root.
-    fn attach(&mut self, at: u32, new: u32, name: &[u8]) -> u32 {
-        if at == NIL {
-            return self.join(new, [NIL; 2]);
-        }
-        let side = match name.cmp(self.node(at).name.as_bytes()) {
-            Ordering::Less => 0,
-            Ordering::Greater => 1,
-            Ordering::Equal => unreachable!("insert of a name in use"),
-        };
-        let mut kids = self.node(at).kids;
-        kids[side] = self.attach(kids[side], new, name);
-        self.balance(at, kids)
-    }
-
     /// Takes the node called `name` out of the subtree at `at`; returns the
     /// subtree's new root and the node taken (`NIL` if there was none).
-    fn detach(&mut self, at: u32, name: &[u8]) -> (u32, u32) {
+    fn detach(&mut self, at: u32, name: &NameBuf) -> (u32, u32) {
         if at == NIL {
             return (NIL, NIL);
         }
         let mut kids = self.node(at).kids;
-        let side = match name.cmp(self.node(at).name.as_bytes()) {
+        let side = match name.cmp(&self.node(at).name) {
             Ordering::Less => 0,
             Ordering::Greater => 1,
             Ordering::Equal => return (self.glue(kids), at),
@@ -494,7 +637,28 @@ mod checks {
         let listed: Vec<u32> = r.iter().map(|(_, k, _)| link(k)).collect();
         assert_eq!(listed, in_order, "the next links follow name order");
         assert!((height as f64) <= height_bound(r.slab.len()), "height {height} for {}", r.slab.len());
+        assert_eq!(r.last, in_order.last().copied().unwrap_or(NIL), "the last record");
+        assert!(r.recent == NIL || r.slab.contains(r.recent as usize), "the recent record is there");
         height
+    }
+
+    #[test]
+    fn paths_are_long_enough() {
+        assert!(height_bound(MAX_RECORDS) < MAX_DEPTH as f64);
+    }
+
+    /// Name order is byte order, a prefix first, whatever the lengths.
+    #[test]
+    fn names_compare_as_bytes() {
+        let mut rng = Rng(3);
+        for _ in 0..20_000 {
+            let (a, b) = (rng.name(), rng.name());
+            assert_eq!(a.cmp(&b), a.as_bytes().cmp(b.as_bytes()), "{a:?} vs {b:?}");
+            assert_eq!(a == b, a.as_bytes() == b.as_bytes());
+        }
+        let long = [b'z'; MAX_NAME_LEN + 1];
+        let r: Registry<()> = Registry::new(None);
+        assert_eq!((r.key(&long), r.key(b"")), (None, None));
     }
 
     /// Random inserts, puts, removes, lookups and resumed walks, compared
@@ -509,7 +673,22 @@ mod checks {
         for step in 0..steps {
             let name = rng.name();
             let value = rng.next();
-            match rng.below(8) {
+            match rng.below(9) {
+                8 => {
+                    let key = r.key_or_insert(name.name(), |n| {
+                        assert_eq!(n, name, "step {step}: made under its name");
+                        value
+                    });
+                    match (key, model.get(&name)) {
+                        (Some(key), Some(&(_, k))) => assert_eq!(key, k, "step {step}: found"),
+                        (Some(key), None) => {
+                            assert!(!full(&model), "step {step}: insert beyond the limit");
+                            assert!(model.values().all(|&(_, k)| k != key), "step {step}: key {key} reused");
+                            model.insert(name, (value, key));
+                        }
+                        (None, found) => assert!(found.is_none() && full(&model), "step {step}: refused"),
+                    }
+                }
                 0..=2 if !model.contains_key(&name) => match r.insert(name, value) {
                     Ok(key) => {
                         assert!(!full(&model), "step {step}: insert beyond the limit");
