@@ -34,6 +34,11 @@ id! {
 }
 
 id! {
+    /// A named handle's record, while it exists (reused after `fd.delete`).
+    HandleId(usize)
+}
+
+id! {
     /// A descriptor held by the driver (the reactor). The supervisor only
     /// passes these around; the driver chooses them (the reactor uses the
     /// descriptor number, so that log lines can show it, as the original's

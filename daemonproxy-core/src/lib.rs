@@ -77,7 +77,7 @@ pub mod time;
 
 pub use daemonproxy_proto as proto;
 pub use error::{Error, ErrorKind, Outcome};
-pub use ids::{ConnId, FdId, RequestId, ServiceId};
+pub use ids::{ConnId, FdId, RequestId};
 pub use options::Options;
 pub use reactor::{take_restore_state, Callback, Interest, Reactor, Readiness, SourceId};
 pub use supervisor::{ConnKind, Supervisor, Written};

@@ -23,7 +23,7 @@ fn a_limited_registry_never_allocates() {
     const LIMIT: usize = 64;
     let names: Vec<NameBuf> =
         (0..200).map(|i| NameBuf::new(Name::from_text(&format!("n{:03}", (i * 37) % 200)).unwrap())).collect();
-    let mut r = Registry::new(Some(LIMIT));
+    let mut r: Registry<usize, usize> = Registry::new(Some(LIMIT));
     assert_eq!(allocations(|| drop(Box::new(1))), 1, "the counter counts");
     let (mut refused, mut replaced, mut walked) = (0, 0, 0);
     let n = allocations(|| {

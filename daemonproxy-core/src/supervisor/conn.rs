@@ -9,7 +9,7 @@
 //! what [`Conn::pending`] shows.
 
 use super::registry::NameBuf;
-use crate::ids::FdId;
+use crate::ids::{FdId, HandleId, ServiceId};
 use crate::time::Time;
 use daemonproxy_proto::LineFramer;
 use std::collections::VecDeque;
@@ -75,9 +75,9 @@ pub enum ConnKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dump {
     /// Handles after this name.
-    Handles(Option<(NameBuf, usize)>),
+    Handles(Option<(NameBuf, HandleId)>),
     /// Services after this name.
-    Services(Option<(NameBuf, usize)>),
+    Services(Option<(NameBuf, ServiceId)>),
     /// The signal records.
     Signals,
 }

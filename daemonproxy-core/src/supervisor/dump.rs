@@ -5,7 +5,7 @@ use super::conn::Dump;
 use super::service::Setting;
 use super::services::{encode_process_settings, encode_readiness, encode_setting};
 use super::Supervisor;
-use crate::ids::ConnId;
+use crate::ids::{ConnId, ServiceId};
 use crate::time::Time;
 use daemonproxy_proto::Event;
 
@@ -58,7 +58,7 @@ impl Supervisor {
 
     /// Sends a service's statedump lines in one piece (five, plus one per
     /// process or readiness setting that is set, and its readiness).
-    fn emit_service(&mut self, id: ConnId, key: usize, now: Time) {
+    fn emit_service(&mut self, id: ConnId, key: ServiceId, now: Time) {
         let Some(s) = self.services.get(key) else { return };
         let name = s.name.name();
         self.scratch.clear();

@@ -80,12 +80,12 @@ use self::conn::Conn;
 use self::handle::Handle;
 use self::log::Log;
 use self::queue::Queue;
-use self::registry::{NameBuf, Registry};
+use self::registry::{NameBuf, RecordKey, Registry};
 use self::schedule::Schedule;
 use self::service::{Service, State};
 use self::signals::Signals;
 use crate::error::{Error, ErrorKind, Outcome};
-use crate::ids::{ConnId, FdId, RequestId};
+use crate::ids::{ConnId, FdId, HandleId, RequestId, ServiceId};
 use crate::options::Options;
 use crate::time::Time;
 use daemonproxy_proto::{ExitReason, LogLevel, Name, Signal, Special};
@@ -95,14 +95,14 @@ use std::fmt;
 
 /// All state. See the module documentation.
 pub struct Supervisor {
-    services: Registry<Service>,
-    handles: Registry<Handle>,
+    services: Registry<ServiceId, Service>,
+    handles: Registry<HandleId, Handle>,
     conns: Slab<Conn>,
     admission: Admission,
     /// Running services by pid.
-    pids: HashMap<i32, usize>,
+    pids: HashMap<i32, ServiceId>,
     /// Services reaped whose restart is still to be decided: (key, pid).
-    restarts: Vec<(usize, i32)>,
+    restarts: Vec<(ServiceId, i32)>,
     schedule: Schedule,
     signals: Signals,
     log: Log,
@@ -124,7 +124,7 @@ pub struct Supervisor {
     env: Vec<u8>,
     msg: Vec<u8>,
     line: Vec<u8>,
-    keys: Vec<usize>,
+    keys: Vec<ServiceId>,
     conn_ids: Vec<ConnId>,
     plan: Vec<FdSource>,
     slots: Vec<usize>,
@@ -425,7 +425,25 @@ impl Supervisor {
 }
 
 /// Whether service `key` is in the `start` state due at `at`.
-fn is_start_at(services: &Registry<Service>, key: usize, at: Time) -> bool {
+impl RecordKey for ServiceId {
+    fn from_slab(key: usize) -> ServiceId {
+        ServiceId(key)
+    }
+    fn slab(self) -> usize {
+        self.0
+    }
+}
+
+impl RecordKey for HandleId {
+    fn from_slab(key: usize) -> HandleId {
+        HandleId(key)
+    }
+    fn slab(self) -> usize {
+        self.0
+    }
+}
+
+fn is_start_at(services: &Registry<ServiceId, Service>, key: ServiceId, at: Time) -> bool {
     matches!(services.get(key).map(|s| s.state), Some(State::Start(t)) if t == at)
 }
 

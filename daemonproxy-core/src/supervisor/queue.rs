@@ -10,7 +10,7 @@
 
 use super::action::{Action, ControlLink, FdSource, ProcessSettings, Spawn};
 use super::registry::NameBuf;
-use crate::ids::{ConnId, FdId, RequestId};
+use crate::ids::{ConnId, FdId, RequestId, ServiceId};
 use daemonproxy_proto::{
     EnvList, NotifyMode, OpenFlags, PipeFlags, Rlimits, Signal, SocketAddr, SocketFlags, Umask, UserIds,
 };
@@ -86,7 +86,7 @@ pub enum Pending {
     /// `service.signal NAME`.
     Kill { issuer: Issuer, name: NameBuf, pid: i32, group: bool },
     /// A start of service `key`, with its control connection if any.
-    Spawn { key: usize, conn: Option<ConnId> },
+    Spawn { key: ServiceId, conn: Option<ConnId> },
     /// `reexec` (or its signal, without an issuer): answered only if it
     /// failed.
     Reexec { issuer: Option<Issuer> },

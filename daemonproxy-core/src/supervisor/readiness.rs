@@ -7,7 +7,7 @@
 use super::log::{log, Lossy};
 use super::service::State;
 use super::{Res, Supervisor};
-use crate::ids::ConnId;
+use crate::ids::{ConnId, ServiceId};
 use crate::time::Time;
 use daemonproxy_proto::{Event, Name, NotifyFields, NotifyMode, MAX_EVENT_LINE};
 
@@ -49,7 +49,7 @@ impl Supervisor {
     /// a pipe descriptor now lies inside its descriptor list (the list grew
     /// since the setting): then the start goes on without it, and every
     /// connection is told.
-    pub(super) fn checked_notify(&mut self, key: usize, now: Time) -> Option<NotifyMode> {
+    pub(super) fn checked_notify(&mut self, key: ServiceId, now: Time) -> Option<NotifyMode> {
         let s = self.services.get(key)?;
         let mode = s.notify?;
         if let NotifyMode::Fd(n) = mode {

@@ -13,6 +13,7 @@ use daemonproxy_proto::{Name, MAX_NAME_LEN};
 use slab::Slab;
 use std::cmp::Ordering;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// A name stored inline (no heap allocation).
 ///
@@ -135,9 +136,30 @@ impl<T> Node<T> {
     }
 }
 
-/// Records of type `T` by name, with an optional fixed capacity.
+/// The key a registry hands out for its records (a typed id wrapping the
+/// slab key), so a service key is never taken for a handle's.
+pub trait RecordKey: Copy {
+    /// The key of slab entry `key`.
+    fn from_slab(key: usize) -> Self;
+    /// The slab entry.
+    fn slab(self) -> usize;
+}
+
+/// Plain slab keys, for the registry's own tests.
+#[cfg(test)]
+impl RecordKey for usize {
+    fn from_slab(key: usize) -> usize {
+        key
+    }
+    fn slab(self) -> usize {
+        self
+    }
+}
+
+/// Records of type `T` by name, keyed by `K`, with an optional fixed
+/// capacity.
 #[derive(Debug)]
-pub struct Registry<T> {
+pub struct Registry<K, T> {
     slab: Slab<Node<T>>,
     root: u32,
     /// The record with the smallest name, where name order starts.
@@ -151,6 +173,7 @@ pub struct Registry<T> {
     /// its name up again.
     recent: u32,
     limit: Option<usize>,
+    key: PhantomData<K>,
 }
 
 /// Where a missing name goes: the nodes from the root down to the empty
@@ -193,10 +216,18 @@ fn sided(heavy: usize, light: u32, toward: u32) -> [u32; 2] {
     kids
 }
 
-impl<T> Registry<T> {
+impl<K: RecordKey, T> Registry<K, T> {
     /// An empty registry; `limit` reserves and caps its capacity.
     pub fn new(limit: Option<usize>) -> Self {
-        Registry { slab: Slab::with_capacity(limit.unwrap_or(0)), root: NIL, first: NIL, last: NIL, recent: NIL, limit }
+        Registry {
+            slab: Slab::with_capacity(limit.unwrap_or(0)),
+            root: NIL,
+            first: NIL,
+            last: NIL,
+            recent: NIL,
+            limit,
+            key: PhantomData,
+        }
     }
 
     /// Whether another record fits (`extra` more besides).
@@ -205,35 +236,35 @@ impl<T> Registry<T> {
     }
 
     /// The key of `name`.
-    pub fn key(&self, name: &[u8]) -> Option<usize> {
+    pub fn key(&self, name: &[u8]) -> Option<K> {
         let name = NameBuf::padded(name)?;
-        self.search(&name, |_, _| {}).map(|at| at as usize)
+        self.search(&name, |_, _| {}).map(|at| K::from_slab(at as usize))
     }
 
     /// The key of `name`, adding a record made by `make` if there is none
     /// (one search for both); `None` when it is missing and the registry is
     /// full.
-    pub fn key_or_insert(&mut self, name: Name<'_>, make: impl FnOnce(NameBuf) -> T) -> Option<usize> {
+    pub fn key_or_insert(&mut self, name: Name<'_>, make: impl FnOnce(NameBuf) -> T) -> Option<K> {
         let name = NameBuf::new(name);
         let mut path = Path::new();
         if let Some(at) = self.locate(&name, &mut path) {
             self.recent = at;
-            return Some(at as usize);
+            return Some(K::from_slab(at as usize));
         }
         if !self.has_room(0) {
             return None;
         }
-        Some(self.add(name, make, &path))
+        Some(K::from_slab(self.add(name, make, &path)))
     }
 
     /// The record with this key.
-    pub fn get(&self, key: usize) -> Option<&T> {
-        self.slab.get(key).map(|n| &n.value)
+    pub fn get(&self, key: K) -> Option<&T> {
+        self.slab.get(key.slab()).map(|n| &n.value)
     }
 
     /// The record with this key, mutably.
-    pub fn get_mut(&mut self, key: usize) -> Option<&mut T> {
-        self.slab.get_mut(key).map(|n| &mut n.value)
+    pub fn get_mut(&mut self, key: K) -> Option<&mut T> {
+        self.slab.get_mut(key.slab()).map(|n| &mut n.value)
     }
 
     /// The record called `name`.
@@ -243,7 +274,7 @@ impl<T> Registry<T> {
 
     /// Adds a record under a name that is not in use; `Err` gives the value
     /// back when the registry is full.
-    pub fn insert(&mut self, name: NameBuf, value: T) -> Result<usize, T> {
+    pub fn insert(&mut self, name: NameBuf, value: T) -> Result<K, T> {
         if !self.has_room(0) {
             return Err(value);
         }
@@ -251,13 +282,13 @@ impl<T> Registry<T> {
         if self.locate(&name, &mut path).is_some() {
             unreachable!("insert of a name in use");
         }
-        Ok(self.add(name, |_| value, &path))
+        Ok(K::from_slab(self.add(name, |_| value, &path)))
     }
 
     /// Stores `value` under `name`, returning the record it replaces. The
     /// new record is allocated before the old one is released, so a full
     /// registry refuses even a replacement (as the original's pools do).
-    pub fn put(&mut self, name: NameBuf, value: T) -> Result<(usize, Option<T>), T> {
+    pub fn put(&mut self, name: NameBuf, value: T) -> Result<(K, Option<T>), T> {
         if !self.has_room(0) {
             return Err(value);
         }
@@ -268,7 +299,7 @@ impl<T> Registry<T> {
             unreachable!("the old record is out of the tree");
         }
         self.link_in(link(new), &path);
-        Ok((new, old.map(|l| self.slab.remove(l as usize).value)))
+        Ok((K::from_slab(new), old.map(|l| self.slab.remove(l as usize).value)))
     }
 
     /// Removes the record called `name`.
@@ -283,20 +314,21 @@ impl<T> Registry<T> {
     /// next one is found through its link in O(1), so a walk over every
     /// record (statedump) stays linear; otherwise (it was removed or
     /// replaced meanwhile) the search takes O(log n).
-    pub fn next_after(&self, after: Option<(&NameBuf, usize)>) -> Option<(NameBuf, usize)> {
+    pub fn next_after(&self, after: Option<(&NameBuf, K)>) -> Option<(NameBuf, K)> {
+        let entry = |at: u32| (self.node(at).name, K::from_slab(at as usize));
         let Some((name, hint)) = after else {
-            return (self.first != NIL).then(|| (self.node(self.first).name, self.first as usize));
+            return (self.first != NIL).then(|| entry(self.first));
         };
-        if let Some(node) = u32::try_from(hint).ok().and_then(|h| self.slab.get(h as usize)) {
+        if let Some(node) = self.slab.get(hint.slab()) {
             if node.name == *name {
-                return (node.next != NIL).then(|| (self.node(node.next).name, node.next as usize));
+                return (node.next != NIL).then(|| entry(node.next));
             }
         }
         let (mut at, mut found) = (self.root, None);
         while at != NIL {
             let node = self.node(at);
             if node.name > *name {
-                found = Some((node.name, at as usize));
+                found = Some(entry(at));
                 at = node.kids[0];
             } else {
                 at = node.kids[1];
@@ -306,11 +338,11 @@ impl<T> Registry<T> {
     }
 
     /// All records in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&NameBuf, usize, &T)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&NameBuf, K, &T)> {
         let start = (self.first != NIL).then_some(self.first);
         std::iter::successors(start, |&at| Some(self.node(at).next).filter(|&l| l != NIL)).map(|at| {
             let node = self.node(at);
-            (&node.name, at as usize, &node.value)
+            (&node.name, K::from_slab(at as usize), &node.value)
         })
     }
 
@@ -604,10 +636,16 @@ mod checks {
 
     /// Checks every invariant of the tree and of the name order; returns
     /// the tree's height.
-    fn check<T>(r: &Registry<T>) -> usize {
+    fn check<T>(r: &Registry<usize, T>) -> usize {
         /// Checks the subtree at `at` (whose names all lie strictly between
         /// `low` and `high`) and lists its nodes in order; returns its height.
-        fn walk<T>(r: &Registry<T>, at: u32, low: Option<NameBuf>, high: Option<NameBuf>, out: &mut Vec<u32>) -> usize {
+        fn walk<T>(
+            r: &Registry<usize, T>,
+            at: u32,
+            low: Option<NameBuf>,
+            high: Option<NameBuf>,
+            out: &mut Vec<u32>,
+        ) -> usize {
             if at == NIL {
                 return 0;
             }
@@ -657,7 +695,7 @@ mod checks {
             assert_eq!(a == b, a.as_bytes() == b.as_bytes());
         }
         let long = [b'z'; MAX_NAME_LEN + 1];
-        let r: Registry<()> = Registry::new(None);
+        let r: Registry<usize, ()> = Registry::new(None);
         assert_eq!((r.key(&long), r.key(b"")), (None, None));
     }
 

@@ -8,6 +8,7 @@
 //! and the heap is rebuilt when stale entries outnumber live ones. With a
 //! service pool the heap's memory is reserved up front.
 
+use crate::ids::ServiceId;
 use crate::time::Time;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -15,7 +16,7 @@ use std::collections::BinaryHeap;
 /// Start deadlines by service key.
 #[derive(Debug, Default)]
 pub struct Schedule {
-    heap: BinaryHeap<Reverse<(Time, usize)>>,
+    heap: BinaryHeap<Reverse<(Time, ServiceId)>>,
     /// Services in the `start` state (live entries).
     live: usize,
 }
@@ -33,14 +34,14 @@ impl Schedule {
     }
 
     /// A service entered the `start` state, due at `at`.
-    pub fn add(&mut self, key: usize, at: Time) {
+    pub fn add(&mut self, key: ServiceId, at: Time) {
         self.live += 1;
         self.heap.push(Reverse((at, key)));
     }
 
     /// A service left the `start` state (its entry goes stale).
     /// `is_live(key, at)` tells whether an entry still stands.
-    pub fn remove(&mut self, is_live: impl Fn(usize, Time) -> bool) {
+    pub fn remove(&mut self, is_live: impl Fn(ServiceId, Time) -> bool) {
         self.live = self.live.saturating_sub(1);
         if self.heap.len() > 2 * self.live + 64 {
             self.heap.retain(|Reverse((at, key))| is_live(*key, *at));
@@ -48,7 +49,7 @@ impl Schedule {
     }
 
     /// The earliest live deadline; stale entries on top are dropped.
-    pub fn next(&mut self, is_live: impl Fn(usize, Time) -> bool) -> Option<Time> {
+    pub fn next(&mut self, is_live: impl Fn(ServiceId, Time) -> bool) -> Option<Time> {
         while let Some(&Reverse((at, key))) = self.heap.peek() {
             if is_live(key, at) {
                 return Some(at);
@@ -62,7 +63,13 @@ impl Schedule {
     /// deadline order, at most `limit` of them (the rest stay due). A key
     /// may appear twice (a service rescheduled to the same time): the
     /// caller checks each service's state as it starts it.
-    pub fn take_due(&mut self, now: Time, limit: usize, due: &mut Vec<usize>, is_live: impl Fn(usize, Time) -> bool) {
+    pub fn take_due(
+        &mut self,
+        now: Time,
+        limit: usize,
+        due: &mut Vec<ServiceId>,
+        is_live: impl Fn(ServiceId, Time) -> bool,
+    ) {
         while let Some(&Reverse((at, key))) = self.heap.peek() {
             if at > now || due.len() >= limit {
                 break;
@@ -79,19 +86,21 @@ impl Schedule {
 mod tests {
     use super::*;
 
+    const K: fn(usize) -> ServiceId = ServiceId;
+
     #[test]
     fn stale_entries_are_skipped_and_due_ones_taken_in_order() {
         let mut s = Schedule::with_capacity(4);
         let t = Time::from_secs;
-        s.add(1, t(5));
-        s.add(2, t(3));
-        s.add(3, t(9));
-        let live = |k: usize, at: Time| (k == 1 && at == t(5)) || (k == 3 && at == t(9));
+        s.add(K(1), t(5));
+        s.add(K(2), t(3));
+        s.add(K(3), t(9));
+        let live = |k: ServiceId, at: Time| (k == K(1) && at == t(5)) || (k == K(3) && at == t(9));
         s.remove(live);
         assert_eq!(s.next(live), Some(t(5)));
         let mut due = Vec::new();
         s.take_due(t(6), usize::MAX, &mut due, live);
-        assert_eq!(due, [1]);
+        assert_eq!(due, [K(1)]);
     }
 
     #[test]
@@ -99,14 +108,14 @@ mod tests {
         let mut s = Schedule::with_capacity(8);
         let t = Time::from_secs;
         for k in 0..5 {
-            s.add(k, t(10 - k as u64));
+            s.add(K(k), t(10 - k as u64));
         }
         let mut due = Vec::new();
         s.take_due(t(10), 2, &mut due, |_, _| true);
-        assert_eq!(due, [4, 3]);
+        assert_eq!(due, [K(4), K(3)]);
         assert_eq!(s.next(|_, _| true), Some(t(8)));
         due.clear();
         s.take_due(t(10), 10, &mut due, |_, _| true);
-        assert_eq!(due, [2, 1, 0]);
+        assert_eq!(due, [K(2), K(1), K(0)]);
     }
 }

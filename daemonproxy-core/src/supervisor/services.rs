@@ -9,7 +9,7 @@ use super::queue::{Issuer, Pending};
 use super::registry::NameBuf;
 use super::service::{Exited, Service, Setting, State};
 use super::{is_start_at, Failed, Res, Supervisor};
-use crate::ids::ConnId;
+use crate::ids::{ConnId, ServiceId};
 use crate::time::Time;
 use daemonproxy_proto::{
     EnvList, Event, ExitReason, FdEntry, FdList, Name, ServiceState, Signal, Special, StartWhen, Triggers, Umask,
@@ -186,7 +186,7 @@ impl Supervisor {
         Ok(())
     }
 
-    pub(super) fn service_or_create(&mut self, name: Name<'_>) -> Result<usize, Failed> {
+    pub(super) fn service_or_create(&mut self, name: Name<'_>) -> Result<ServiceId, Failed> {
         match self.services.key_or_insert(name, Service::new) {
             Some(k) => Ok(k),
             None => {
@@ -196,7 +196,7 @@ impl Supervisor {
         }
     }
 
-    fn existing_service(&mut self, name: Name<'_>) -> Result<usize, Failed> {
+    fn existing_service(&mut self, name: Name<'_>) -> Result<ServiceId, Failed> {
         match self.services.key(name.as_bytes()) {
             Some(k) => Ok(k),
             None => {
@@ -207,7 +207,7 @@ impl Supervisor {
     }
 
     /// Stores a service setting within the pool budget.
-    fn set_setting(&mut self, key: usize, which: Setting, value: &[u8], error: &str) -> Res {
+    fn set_setting(&mut self, key: ServiceId, which: Setting, value: &[u8], error: &str) -> Res {
         let Some(s) = self.services.get_mut(key) else { return Ok(()) };
         if let Some(budget) = self.service_obj {
             let default = match which {
@@ -224,7 +224,7 @@ impl Supervisor {
     }
 
     /// Sends a service's state.
-    pub(super) fn emit_state(&mut self, to: Option<ConnId>, key: usize, now: Time, live: bool) {
+    pub(super) fn emit_state(&mut self, to: Option<ConnId>, key: ServiceId, now: Time, live: bool) {
         let Some(s) = self.services.get(key) else { return };
         self.scratch.clear();
         Event::ServiceState { name: s.name.name(), state: s.event_state(now, live) }.encode(&mut self.scratch);
@@ -232,7 +232,7 @@ impl Supervisor {
     }
 
     /// Sends one of a service's settings events.
-    fn emit_setting(&mut self, to: Option<ConnId>, key: usize, which: Setting, now: Time) {
+    fn emit_setting(&mut self, to: Option<ConnId>, key: ServiceId, which: Setting, now: Time) {
         let Some(s) = self.services.get(key) else { return };
         self.scratch.clear();
         encode_setting(s, s.name.name(), which, &mut self.scratch);
@@ -242,7 +242,7 @@ impl Supervisor {
     // ----- state transitions ------------------------------------------------
 
     /// Changes a service's state, keeping the schedule of due starts.
-    fn set_state(&mut self, key: usize, state: State) {
+    fn set_state(&mut self, key: ServiceId, state: State) {
         let Some(s) = self.services.get_mut(key) else { return };
         let old = std::mem::replace(&mut s.state, state);
         if old == state {
@@ -259,7 +259,7 @@ impl Supervisor {
 
     /// Requests a start at `at` (now or later) unless the service runs;
     /// broadcasts the `start` state.
-    pub(super) fn request_start(&mut self, key: usize, at: Time, now: Time) {
+    pub(super) fn request_start(&mut self, key: ServiceId, at: Time, now: Time) {
         let Some(s) = self.services.get(key) else { return };
         if matches!(s.state, State::Up { .. }) || s.spawning {
             log!(self.log, Debug, "service \"{}\" is already running", s.name);
@@ -299,7 +299,7 @@ impl Supervisor {
     /// `self.plan` (and the positions of `control.*` entries into
     /// `self.slots`). Returns whether a control connection sends commands
     /// and receives events, and the first name that does not exist.
-    fn resolve_fds(&mut self, key: usize) -> Option<(bool, bool, Option<NameBuf>)> {
+    fn resolve_fds(&mut self, key: ServiceId) -> Option<(bool, bool, Option<NameBuf>)> {
         let Supervisor { services, handles, plan, slots, .. } = self;
         let s = services.get(key)?;
         plan.clear();
@@ -330,7 +330,7 @@ impl Supervisor {
     }
 
     /// Asks for a due service's process.
-    fn start_service(&mut self, key: usize, now: Time, batch: bool) {
+    fn start_service(&mut self, key: ServiceId, now: Time, batch: bool) {
         match self.services.get(key) {
             Some(s) if matches!(s.state, State::Start(at) if at <= now) && !s.spawning => {}
             _ => return,
@@ -367,7 +367,7 @@ impl Supervisor {
     }
 
     /// The result of a start.
-    pub(super) fn spawned(&mut self, key: usize, conn: Option<ConnId>, r: ActionResult, now: Time) {
+    pub(super) fn spawned(&mut self, key: ServiceId, conn: Option<ConnId>, r: ActionResult, now: Time) {
         let Some(s) = self.services.get_mut(key) else { return };
         s.spawning = false;
         let (pid, failure) = match r {
@@ -408,7 +408,7 @@ impl Supervisor {
     /// the step as that start did it, and the errno (protocol.md §5.2):
     /// `service NAME: exec "PROG" failed: ERROR`,
     /// `service NAME: chdir "DIR" failed: ERROR`, ...
-    pub(super) fn report_child_failure(&mut self, key: usize, step: ChildStep, errno: Errno, now: Time) {
+    pub(super) fn report_child_failure(&mut self, key: ServiceId, step: ChildStep, errno: Errno, now: Time) {
         let Some(s) = self.services.get(key) else { return };
         let ids = s.started_user();
         let what = match step {
@@ -429,7 +429,7 @@ impl Supervisor {
         self.emit(None, Event::Error { message: text.as_bytes() }, now);
     }
 
-    fn retry_start(&mut self, key: usize, now: Time) {
+    fn retry_start(&mut self, key: ServiceId, now: Time) {
         log!(self.log, Info, "will retry in 3 seconds");
         self.set_state(key, State::Start(now + RETRY_DELAY));
         self.emit_state(None, key, now, true);
