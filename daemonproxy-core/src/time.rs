@@ -72,8 +72,35 @@ impl Sub<Time> for Time {
     }
 }
 
+/// Unix time `secs` in UTC as (year, month, day, hour, minute, second) of
+/// the proleptic Gregorian calendar: the wall-clock counterpart of
+/// [`crate::process::local_time`], computed without the C library (days to
+/// a civil date by 400-year eras, so any `i64` of seconds converts).
+pub fn utc_time(secs: i64) -> [i64; 6] {
+    let (days, tod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    [year, month, day, tod / 3600, tod / 60 % 60, tod % 60]
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utc_time_converts_across_eras_and_leap_days() {
+        assert_eq!(utc_time(0), [1970, 1, 1, 0, 0, 0]);
+        assert_eq!(utc_time(1_780_000_000), [2026, 5, 28, 20, 26, 40]);
+        assert_eq!(utc_time(951_825_600), [2000, 2, 29, 12, 0, 0]);
+        assert_eq!(utc_time(-1), [1969, 12, 31, 23, 59, 59]);
+        assert_eq!(utc_time(4_107_542_399), [2100, 2, 28, 23, 59, 59]);
+    }
+
     use super::*;
 
     #[test]

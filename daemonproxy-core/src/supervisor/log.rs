@@ -78,26 +78,10 @@ pub struct Timestamp(pub Duration);
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.as_secs();
-        let (days, rest) = (secs / 86_400, secs % 86_400);
-        // Days to a civil date (proleptic Gregorian), by 400-year eras.
-        let z = days as i64 + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rest / 3600,
-            rest / 60 % 60,
-            rest % 60,
-            self.0.subsec_millis()
-        )
+        let secs = i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX);
+        let [year, month, day, hour, minute, second] = crate::time::utc_time(secs);
+        let ms = self.0.subsec_millis();
+        write!(f, "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{ms:03}Z")
     }
 }
 
