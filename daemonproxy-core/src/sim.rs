@@ -590,18 +590,18 @@ impl Sim {
                 Some(f) => (req, f),
                 None => (req, ActionResult::Fd(FdId::new(self.new_fd(SimFd::Socket(addr))))),
             },
-            OwnedAction::Listen { req, path } => match self.path_failure(&path, Step::Bind) {
-                Some(f) => (req, f),
-                None if self.live_sockets.iter().any(|(p, _)| *p == path) => {
-                    let pid = self.live_sockets.iter().find(|(p, _)| *p == path).and_then(|(_, pid)| *pid);
-                    (req, ActionResult::InUse { pid })
+            OwnedAction::Listen { req, path } => {
+                let live = self.live_sockets.iter().find(|(p, _)| *p == path).map(|&(_, pid)| pid);
+                match (self.path_failure(&path, Step::Bind), live) {
+                    (Some(f), _) => (req, f),
+                    (None, Some(pid)) => (req, ActionResult::InUse { pid }),
+                    (None, None) => {
+                        let stale = self.stale_sockets.iter().position(|p| *p == path);
+                        let replaced = stale.map(|i| self.stale_sockets.remove(i)).is_some();
+                        (req, ActionResult::Listener { fd: FdId::new(self.new_fd(SimFd::Listener(path))), replaced })
+                    }
                 }
-                None => {
-                    let stale = self.stale_sockets.iter().position(|p| *p == path);
-                    let replaced = stale.map(|i| self.stale_sockets.remove(i)).is_some();
-                    (req, ActionResult::Listener { fd: FdId::new(self.new_fd(SimFd::Listener(path))), replaced })
-                }
-            },
+            }
             OwnedAction::Unlisten { req, fd } => {
                 self.fds.remove(&fd.get());
                 (req, ActionResult::Done)

@@ -118,22 +118,35 @@ pub(crate) fn set_reuseaddr(fd: BorrowedFd<'_>) -> io::Result<()> {
 /// (`ENAMETOOLONG`). An existing file at the path is not removed (bind fails
 /// with `EADDRINUSE`).
 pub(crate) fn bind_unix(fd: BorrowedFd<'_>, path: &[u8]) -> io::Result<()> {
-    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
-    if path.is_empty() || path.contains(&0) {
+    if path.is_empty() {
         return Err(os_error(libc::EINVAL));
     }
-    if path.len() >= addr.sun_path.len() {
+    let (addr, len) = unix_addr(path, false)?;
+    // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed its size.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) })?;
+    Ok(())
+}
+
+/// The address of the unix socket `path` (in the abstract namespace with
+/// `abstract_name`: a leading NUL, nothing in the file system) and its
+/// length. A NUL in `path` is `EINVAL`, a name too long `ENAMETOOLONG`.
+fn unix_addr(path: &[u8], abstract_name: bool) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
+    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
+    if path.contains(&0) {
+        return Err(os_error(libc::EINVAL));
+    }
+    // A path ends with a NUL; an abstract name starts with one.
+    if path.len() + 1 > addr.sun_path.len() {
         return Err(os_error(libc::ENAMETOOLONG));
     }
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, &src) in addr.sun_path.iter_mut().zip(path) {
+    let name = if abstract_name { &mut addr.sun_path[1..] } else { &mut addr.sun_path[..] };
+    for (dst, &src) in name.iter_mut().zip(path) {
         *dst = src as libc::c_char;
     }
     let len = mem::size_of::<libc::sa_family_t>() + path.len() + 1;
-    // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed its size.
-    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len as libc::socklen_t) })?;
-    Ok(())
+    Ok((addr, len as libc::socklen_t))
 }
 
 /// Binds an AF_INET socket to `addr:port` (`[0, 0, 0, 0]` is any address,
@@ -452,23 +465,11 @@ pub(crate) fn unlink_stale_socket(path: &[u8]) -> io::Result<SocketPath> {
 /// is accepted or queued: `Some`, with the listener's pid if known), or
 /// nothing answers (`None`: refused, or not a stream socket).
 fn listener_at(path: &[u8]) -> Option<Option<i32>> {
+    let (addr, len) = unix_addr(path, false).ok()?;
     let fd = socket(libc::AF_UNIX, libc::SOCK_STREAM, true).ok()?;
-    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
-    if path.contains(&0) || path.len() >= addr.sun_path.len() {
-        return None;
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, &src) in addr.sun_path.iter_mut().zip(path) {
-        *dst = src as libc::c_char;
-    }
-    let len = mem::size_of::<libc::sa_family_t>() + path.len() + 1;
     // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed its size.
-    let r = retry_eintr(|| {
-        cvt(unsafe {
-            libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len as libc::socklen_t)
-        })
-    });
+    let r =
+        retry_eintr(|| cvt(unsafe { libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) }));
     match r {
         // A full backlog still means a listener.
         Ok(_) => {}
@@ -608,19 +609,9 @@ pub(crate) fn notify_socket(path: &[u8], abstract_name: bool) -> io::Result<Owne
         )
     })?;
     if abstract_name {
-        // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-        let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
-        if path.len() + 1 > addr.sun_path.len() {
-            return Err(os_error(libc::ENAMETOOLONG));
-        }
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        // sun_path[0] stays NUL: the abstract namespace.
-        for (dst, &src) in addr.sun_path[1..].iter_mut().zip(path) {
-            *dst = src as libc::c_char;
-        }
-        let len = mem::size_of::<libc::sa_family_t>() + 1 + path.len();
+        let (addr, len) = unix_addr(path, true)?;
         // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed it.
-        cvt(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len as libc::socklen_t) })?;
+        cvt(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) })?;
     } else {
         bind_unix(fd.as_fd(), path)?;
     }
