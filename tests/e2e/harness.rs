@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -553,4 +554,28 @@ impl Drop for KillGroups {
             }
         }
     }
+}
+
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let st = Command::new("mkfifo").arg(path).status().expect("run mkfifo");
+    assert!(st.success(), "mkfifo {path:?}");
+}
+
+/// Opens a FIFO for writing once its reader has it open (bounded).
+pub fn open_fifo_writer(path: &Path) -> std::fs::File {
+    poll_until("the FIFO's reader", || {
+        std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).ok()
+    })
+}
+
+/// A service whose subshells leave two orphans behind, one that exits 7
+/// when the test writes to a FIFO and one that sleeps until killed, with
+/// `fifo` the FIFO's path.
+pub fn double_forking_service(fifo: &Path) -> String {
+    format!(
+        "service.args\tforker\tsh\t-c\t(sh -c 'read x <{f}; exit 7' & echo \"EXITER $!\" >&2); \
+         (sleep 60 & echo \"SLEEPER $!\" >&2); exit 0",
+        f = fifo.display()
+    )
 }

@@ -10,6 +10,7 @@
 
 use crate::harness::{self, children_of, fields, poll_until, Daemon, TIMEOUT};
 use crate::shutdown;
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -249,12 +250,13 @@ fn pid1_reports_orphan_exits_to_extended_connections() {
     const TEST: &str = "pid1_reports_orphan_exits_to_extended_connections";
     let Some((mut d, init)) = start_as_pid1(TEST, &["-c", "/dev/null"]) else { return };
     assert_eq!(d.cmd("conn.extended\ton"), Vec::<String>::new());
-    // The first orphan outlives the service by a moment; the second sleeps
-    // until a `kill` service sends it SIGTERM (its pid is the namespace's).
-    d.cmd(
-        "service.args\tforker\tsh\t-c\t((sleep 0.2; exit 6) & echo \"EXITER $!\" >&2); \
-         (sleep 60 & echo \"SLEEPER $!\" >&2); exit 0",
-    );
+    // The first orphan exits when the test writes to a FIFO, once it is
+    // an orphan; the second sleeps until a `kill` service sends it SIGTERM
+    // (its pid is the namespace's).
+    let dir = harness::tempdir();
+    let fifo = dir.path().join("fifo");
+    harness::mkfifo(&fifo);
+    d.cmd(&harness::double_forking_service(&fifo));
     d.cmd("service.fds\tforker\tnull\tstderr\tstderr");
     d.send("service.start\tforker");
     let pid_of = |tag: &str| -> String {
@@ -266,8 +268,9 @@ fn pid1_reports_orphan_exits_to_extended_connections() {
     assert_eq!((fields(&down)[5], fields(&down)[6]), ("exit", "0"), "{down}");
     let usage = d.out.wait_for("its rusage", |l| l.starts_with("service.rusage\tforker\t"));
     assert_eq!(fields(&usage).len(), 6, "{usage}");
+    harness::open_fifo_writer(&fifo).write_all(b"go\n").unwrap();
     let ev = d.out.wait_for("the exiter's end", |l| l.starts_with("orphan.exit\t"));
-    assert_eq!(fields(&ev)[1..], [&*exiter, fields(&ev)[2], "exit", "6"], "{ev}");
+    assert_eq!(fields(&ev)[1..], [&*exiter, fields(&ev)[2], "exit", "7"], "{ev}");
 
     d.cmd(&format!("service.args\tkiller\tkill\t-TERM\t{sleeper}"));
     d.send("service.start\tkiller");

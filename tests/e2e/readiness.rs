@@ -11,7 +11,6 @@
 
 use crate::harness::{self, fields, Client, Daemon, KillGroups, KillGuard, Lines};
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -276,34 +275,10 @@ fn rusage_follows_the_down_of_a_service() {
     assert!(n(5) >= 45_000, "max RSS: {usage}");
 }
 
-/// Makes a FIFO at `path`.
-fn mkfifo(path: &Path) {
-    let st = Command::new("mkfifo").arg(path).status().expect("run mkfifo");
-    assert!(st.success(), "mkfifo {path:?}");
-}
-
-/// Opens a FIFO for writing once its reader has it open (bounded).
-fn open_fifo_writer(path: &Path) -> std::fs::File {
-    harness::poll_until("the FIFO's reader", || {
-        std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path).ok()
-    })
-}
-
 /// The pids a service wrote to its stderr as `TAG PID` lines.
 fn tagged_pid(log: &Lines, tag: &str) -> i32 {
     let line = log.wait_for(tag, |l| l.starts_with(&format!("{tag} ")));
     line[tag.len() + 1..].parse().unwrap_or_else(|_| panic!("{line}"))
-}
-
-/// A service whose subshells leave two orphans behind, one that exits 7
-/// when the test writes to a FIFO and one that sleeps until killed, with
-/// `fifo` the FIFO's path.
-fn double_forking_service(fifo: &Path) -> String {
-    format!(
-        "service.args\tforker\tsh\t-c\t(sh -c 'read x <{f}; exit 7' & echo \"EXITER $!\" >&2); \
-         (sleep 60 & echo \"SLEEPER $!\" >&2); exit 0",
-        f = fifo.display()
-    )
 }
 
 /// With `--subreaper`, the orphans of a service that double-forks are
@@ -313,10 +288,10 @@ fn double_forking_service(fifo: &Path) -> String {
 fn orphan_exits_are_reported_with_subreaper() {
     let dir = harness::tempdir();
     let fifo = dir.path().join("fifo");
-    mkfifo(&fifo);
+    harness::mkfifo(&fifo);
     let mut d = Daemon::interactive_clean(&["--subreaper"]);
     expect(&mut d, "conn.extended\ton", &[]);
-    ok(&mut d, &double_forking_service(&fifo));
+    ok(&mut d, &harness::double_forking_service(&fifo));
     ok(&mut d, "service.fds\tforker\tnull\tstderr\tstderr");
     d.send("service.start\tforker");
     let exiter = tagged_pid(&d.log, "EXITER");
@@ -330,7 +305,7 @@ fn orphan_exits_are_reported_with_subreaper() {
         assert_eq!(parent, Some(d.pid()), "orphan {orphan} is not the daemon's");
     }
 
-    open_fifo_writer(&fifo).write_all(b"go\n").unwrap();
+    harness::open_fifo_writer(&fifo).write_all(b"go\n").unwrap();
     let ev = d.out.wait_for("the exiter's end", |l| l.starts_with("orphan.exit\t"));
     assert_eq!(fields(&ev)[..1], ["orphan.exit"]);
     assert_eq!((fields(&ev)[1], &fields(&ev)[3..]), (&*exiter.to_string(), &["exit", "7"][..]), "{ev}");
@@ -358,7 +333,7 @@ fn only_extended_connections_see_rusage_and_orphan_exits() {
     // that ends before its parent subshell is reaped by it (dash waits for
     // any child) and is no orphan.
     let fifo = dir.path().join("fifo");
-    mkfifo(&fifo);
+    harness::mkfifo(&fifo);
     ok(
         &mut d,
         &format!(
@@ -372,7 +347,7 @@ fn only_extended_connections_see_rusage_and_orphan_exits() {
     let orphan = tagged_pid(&d.log, "ORPHAN");
     let _g = KillGuard(orphan);
     d.wait_state("forker", "down");
-    open_fifo_writer(&fifo).write_all(b"go\n").unwrap();
+    harness::open_fifo_writer(&fifo).write_all(b"go\n").unwrap();
     let [usage, ev] =
         <[String; 2]>::try_from(extended.lines.wait_for_each(&["service.rusage\tforker\t", "orphan.exit\t"])).unwrap();
     assert_eq!(fields(&usage).len(), 6, "{usage}");
@@ -392,7 +367,7 @@ fn only_extended_connections_see_rusage_and_orphan_exits() {
     let orphan = tagged_pid(&d.log, "ORPHAN");
     let _g2 = KillGuard(orphan);
     d.wait_state("forker", "down");
-    open_fifo_writer(&fifo).write_all(b"go\n").unwrap();
+    harness::open_fifo_writer(&fifo).write_all(b"go\n").unwrap();
     harness::poll_until("the second orphan to be reaped", || (!harness::alive(orphan)).then_some(()));
     harness::assert_no_zombies(d.pid());
     let after = extended.sync();
